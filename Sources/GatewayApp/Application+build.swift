@@ -1,0 +1,75 @@
+import AsyncHTTPClient
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import MockZitadel
+import Prometheus
+import ServiceLifecycle
+import SessionValidation
+
+/// Builds the gateway: the one function both `serve` and the tests call.
+///
+/// - Parameters:
+///   - configuration: the effective configuration (`GatewayConfiguration(reader:)`).
+///   - registry: where `/metrics` reads from; `main` bootstraps swift-metrics onto the same registry.
+///   - httpClient: the client for provider calls; the shared client by default.
+///   - onServerRunning: called with the bound port (useful with port 0).
+public func buildApplication(
+    configuration: GatewayConfiguration,
+    logger: Logger,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    httpClient: HTTPClient = .shared,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let validator = try SessionValidator(
+        issuers: configuration.issuers, settings: configuration.validation, httpClient: httpClient, logger: logger)
+    let router = buildRouter(
+        validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry)
+
+    var services: [any Service] = []
+    if configuration.mockIdp.enabled {
+        let (mock, _) = try await MockZitadelApp.build(
+            configuration: MockZitadelConfiguration(
+                host: configuration.mockIdp.host, port: configuration.mockIdp.port,
+                seedFile: configuration.mockIdp.seedFile),
+            logger: logger)
+        services.append(mock)
+    }
+    services.append(KeyRefreshService(validator: validator))
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "zitadel-gateway"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+}
+
+/// The gateway's routes and middleware, shared by the application and router-level tests.
+func buildRouter(
+    validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry
+)
+    -> Router<GatewayRequestContext>
+{
+    let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: RequestIdMiddleware())
+    // Metrics outside the problem mapping, so that refusals are counted with the status actually sent.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    OpsController(validator: validator, registry: registry, openAPI: OpsController.loadOpenAPI()).addRoutes(to: router)
+    let v1 = router.group("/v1").add(middleware: AuthenticationMiddleware(validator: validator, apiKeys: apiKeys))
+    SessionController(validator: validator).addRoutes(to: v1)
+    return router
+}
+
+/// Keeps every issuer's JWKS fresh in the background until shutdown.
+struct KeyRefreshService: Service {
+    let validator: SessionValidator
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await validator.runKeyRefresh()
+        }
+    }
+}

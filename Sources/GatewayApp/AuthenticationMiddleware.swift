@@ -1,0 +1,106 @@
+import Crypto
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import SessionValidation
+
+/// Authenticates the caller: `Authorization: Bearer` for portal sessions, `X-API-Key` for trusted
+/// server-side integrations (never from a browser). Resolves the principal and the tenant in scope.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let validator: SessionValidator
+    let apiKeys: APIKeyVerifier
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let authorization = request.headers[values: .authorization]
+        let apiKey = request.headers[values: .apiKey]
+        let requestedTenant = request.headers[values: .tenant]
+        guard requestedTenant.count <= 1 else {
+            throw GatewayProblem(.invalidRequest, "Send X-AiDial-Tenant at most once.")
+        }
+
+        if !apiKey.isEmpty {
+            guard authorization.isEmpty else {
+                throw GatewayProblem(.invalidRequest, "Send either a bearer token or an API key, not both.")
+            }
+            if Self.hasBrowserMarkers(request.headers) {
+                throw GatewayProblem(
+                    .apiKeyFromBrowser, "API keys are for server-side integrations and are refused from browsers.")
+            }
+            guard apiKey.count == 1, let key = apiKeys.match(apiKey[0]) else {
+                throw GatewayProblem(.invalidAPIKey, "The API key is not valid.")
+            }
+            let route = "\(request.method.rawValue) \(context.endpointPath ?? request.uri.path)"
+            guard key.routes.contains(route) else {
+                throw GatewayProblem(.forbidden, "This API key may not call this route.")
+            }
+            var tenant: String?
+            if let requested = requestedTenant.first {
+                guard key.tenants.contains(requested) else { throw GatewayProblem.notFound() }
+                tenant = requested
+            } else if key.tenants.count == 1 {
+                tenant = key.tenants.first
+            }
+            context.identity = .integration(key, activeTenant: tenant)
+            return try await next(request, context)
+        }
+
+        guard !authorization.isEmpty else {
+            throw ValidationFailure.missing.problem
+        }
+        guard authorization.count == 1, let token = Self.bearerToken(authorization[0]) else {
+            throw GatewayProblem(.invalidToken, "Use the Bearer scheme: `Authorization: Bearer <token>`.")
+        }
+        let verified: VerifiedToken
+        do {
+            verified = try await validator.validate(token)
+        } catch {
+            context.logger.info("Token refused", metadata: ["reason": "\(error.rawValue)"])
+            throw error.problem
+        }
+        let principal = try PrincipalResolver.resolve(verified.sessionClaims, requestedTenant: requestedTenant.first)
+        context.identity = .session(verified, principal, rawToken: token)
+        context.logger[metadataKey: "subject"] = .string(principal.subject)
+        return try await next(request, context)
+    }
+
+    /// RFC 6750 §2.1: the scheme is case-insensitive, one or more spaces, then the b64token.
+    static func bearerToken(_ header: String) -> String? {
+        let trimmed = header.drop { $0 == " " }
+        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = trimmed.dropFirst(7).drop { $0 == " " }
+        guard !token.isEmpty, !token.contains(" ") else { return nil }
+        return String(token)
+    }
+
+    static func hasBrowserMarkers(_ headers: HTTPFields) -> Bool {
+        headers[.origin] != nil || headers[.cookie] != nil || headers[.secFetchSite] != nil
+            || headers[.secFetchMode] != nil || headers[.secFetchDest] != nil || headers[.secFetchUser] != nil
+    }
+}
+
+/// Matches presented API keys against configured SHA-256 hashes in constant time.
+struct APIKeyVerifier: Sendable {
+    let keys: [APIKeyConfiguration]
+
+    /// Hashes the presented key and compares it with every configured hash, without early exit.
+    func match(_ presented: String) -> APIKeyConfiguration? {
+        guard !presented.isEmpty, presented.utf8.count <= 512 else { return nil }
+        let digest = Array(SHA256.hash(data: Array(presented.utf8)))
+        var found: APIKeyConfiguration?
+        for key in keys {
+            if Self.constantTimeEquals(digest, key.sha256) && found == nil { found = key }
+        }
+        return found
+    }
+
+    static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+        return difference == 0
+    }
+}

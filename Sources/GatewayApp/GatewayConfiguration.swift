@@ -1,0 +1,289 @@
+import Configuration
+import Foundation
+import GatewayCore
+import Logging
+import SessionValidation
+
+/// Configuration that cannot be started with (re-exported for the command line).
+public typealias ConfigurationError = SessionValidation.ConfigurationError
+
+/// A trusted server-side integration's key: stored as a SHA-256 hash, bound to tenants and routes.
+public struct APIKeyConfiguration: Sendable, Equatable {
+    public var name: String
+    /// Lowercase hex SHA-256 of the key.
+    public var sha256: [UInt8]
+    public var tenants: [String]
+    /// Routes as `METHOD /path`, e.g. `GET /v1/audit-events`.
+    public var routes: Set<String>
+
+    public init(name: String, sha256: [UInt8], tenants: [String], routes: Set<String>) {
+        self.name = name
+        self.sha256 = sha256
+        self.tenants = tenants
+        self.routes = routes
+    }
+}
+
+/// The gateway's effective configuration.
+///
+/// Read from a `ConfigReader` chain: command line, environment (`ZITADEL_GATEWAY_*`), the YAML file
+/// (`Config/gateway.yaml` unless `--config` names another), then defaults. Keys:
+/// - `http.host` (default `127.0.0.1`), `http.port` (default `8080`)
+/// - `log.level` (`info`), `log.format` (`text` or `json`)
+/// - `mockIdp.enabled` (false; `--with-mock-idp`), `mockIdp.host`, `mockIdp.port` (8081), `mockIdp.seedFile`
+/// - `issuers.names` (list); per name `issuers.<name>.url`, `.audiences`, `.algorithms` (RS256),
+///   `.leewaySeconds` (60), `.jwksUrl`, `.introspectionUrl`, `.introspection.clientId`,
+///   `.introspection.clientSecret` (secret), `.introspection.keyFile` (Zitadel application key JSON),
+///   `.revocationCheck.enabled`, `.revocationCheck.cacheSeconds` (10), `.jwks.minRefreshSeconds` (60),
+///   `.jwks.maxRefreshSeconds` (3600), `.jwks.forcedRefetchSeconds` (30), `.jwks.unknownKidSeconds` (60),
+///   `.jwks.maxStalenessSeconds` (86400), `.jwks.fetchTimeoutMs` (5000)
+/// - `validation.maxTokenBytes` (16384), `.cacheCapacity` (100000), `.introspectionCacheSeconds` (60),
+///   `.negativeCacheSeconds` (10), `.introspectionTimeoutMs` (5000)
+/// - `apiKeys.names` (list); per name `apiKeys.<name>.sha256` (secret), `.tenants`, `.routes`
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    public var mockIdp: MockIdpSettings
+    public var issuers: [IssuerConfiguration]
+    public var validation: ValidationSettings
+    public var apiKeys: [APIKeyConfiguration]
+
+    public enum LogFormat: String, Sendable { case text, json }
+
+    public struct MockIdpSettings: Sendable {
+        public var enabled: Bool
+        public var host: String
+        public var port: Int
+        public var seedFile: String?
+
+        public init(enabled: Bool = false, host: String = "127.0.0.1", port: Int = 8081, seedFile: String? = nil) {
+            self.enabled = enabled
+            self.host = host
+            self.port = port
+            self.seedFile = seedFile
+        }
+    }
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, logLevel: Logger.Level = .info, logFormat: LogFormat = .text,
+        mockIdp: MockIdpSettings = MockIdpSettings(), issuers: [IssuerConfiguration],
+        validation: ValidationSettings = ValidationSettings(), apiKeys: [APIKeyConfiguration] = []
+    ) {
+        self.host = host
+        self.port = port
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+        self.mockIdp = mockIdp
+        self.issuers = issuers
+        self.validation = validation
+        self.apiKeys = apiKeys
+    }
+
+    /// The mock's project and API application, used when `--with-mock-idp` runs without configured issuers.
+    public static let mockProjectId = "300000000000000001"
+    public static let mockIntrospectionClientId = "300000000000000003@aidial"
+    public static let mockIntrospectionSecret = "mock-gateway-introspection-secret"
+
+    /// Reads and checks the configuration; any missing or invalid setting is a start-up error.
+    public init(reader: ConfigReader) throws(ConfigurationError) {
+        host = reader.string(forKey: "http.host", default: "127.0.0.1")
+        port = reader.int(forKey: "http.port", default: 8080)
+        guard (0...65535).contains(port) else { throw ConfigurationError("http.port must be 0-65535") }
+        let level = reader.string(forKey: "log.level", default: "info")
+        guard let parsedLevel = Logger.Level(rawValue: level) else {
+            throw ConfigurationError("log.level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = parsedLevel
+        guard let format = LogFormat(rawValue: reader.string(forKey: "log.format", default: "text")) else {
+            throw ConfigurationError("log.format must be text or json")
+        }
+        logFormat = format
+        mockIdp = MockIdpSettings(
+            enabled: reader.bool(forKey: "mockIdp.enabled", default: false),
+            host: reader.string(forKey: "mockIdp.host", default: "127.0.0.1"),
+            port: reader.int(forKey: "mockIdp.port", default: 8081),
+            seedFile: reader.string(forKey: "mockIdp.seedFile"))
+
+        var issuers: [IssuerConfiguration] = []
+        for name in reader.stringArray(forKey: "issuers.names", default: []) {
+            issuers.append(try Self.readIssuer(name: name, reader: reader.scoped(to: ConfigKey(["issuers", name]))))
+        }
+        if issuers.isEmpty && mockIdp.enabled {
+            // Embedded defaults: trust the in-process mock and nothing else.
+            let url = "http://\(mockIdp.host == "0.0.0.0" ? "127.0.0.1" : mockIdp.host):\(mockIdp.port)"
+            issuers.append(
+                IssuerConfiguration(
+                    name: "mock", issuer: url, audiences: [Self.mockProjectId], algorithms: [.rs256, .es256, .edDSA],
+                    introspection: .clientSecretBasic(
+                        clientId: Self.mockIntrospectionClientId, clientSecret: Self.mockIntrospectionSecret)))
+        }
+        guard !issuers.isEmpty else {
+            throw ConfigurationError("no issuer configured: set issuers.names and issuers.<name>.url (or run with --with-mock-idp)")
+        }
+        for issuer in issuers { try issuer.validate() }
+        self.issuers = issuers
+
+        validation = ValidationSettings(
+            maxTokenBytes: reader.int(forKey: "validation.maxTokenBytes", default: 16 * 1024),
+            cacheCapacity: reader.int(forKey: "validation.cacheCapacity", default: 100_000),
+            introspectionCacheTTL: .seconds(reader.int(forKey: "validation.introspectionCacheSeconds", default: 60)),
+            negativeCacheTTL: .seconds(reader.int(forKey: "validation.negativeCacheSeconds", default: 10)),
+            introspectionTimeout: .milliseconds(reader.int(forKey: "validation.introspectionTimeoutMs", default: 5000)))
+        guard validation.maxTokenBytes >= 1024, validation.cacheCapacity >= 16 else {
+            throw ConfigurationError("validation.maxTokenBytes must be >= 1024 and validation.cacheCapacity >= 16")
+        }
+
+        var keys: [APIKeyConfiguration] = []
+        for name in reader.stringArray(forKey: "apiKeys.names", default: []) {
+            let scoped = reader.scoped(to: ConfigKey(["apiKeys", name]))
+            guard let hex = scoped.string(forKey: "sha256", isSecret: true), let hash = Self.hexBytes(hex), hash.count == 32
+            else { throw ConfigurationError("apiKeys.\(name).sha256 must be the key's SHA-256 as 64 hex digits") }
+            let tenants = scoped.stringArray(forKey: "tenants", default: [])
+            let routes = scoped.stringArray(forKey: "routes", default: [])
+            guard !tenants.isEmpty, !routes.isEmpty else {
+                throw ConfigurationError("apiKeys.\(name) must list its tenants and routes")
+            }
+            keys.append(APIKeyConfiguration(name: name, sha256: hash, tenants: tenants, routes: Set(routes)))
+        }
+        apiKeys = keys
+    }
+
+    private static func readIssuer(name: String, reader: ConfigReader) throws(ConfigurationError) -> IssuerConfiguration {
+        guard let url = reader.string(forKey: "url"), !url.isEmpty else {
+            throw ConfigurationError("issuers.\(name).url is required")
+        }
+        let audiences = reader.stringArray(forKey: "audiences", default: [])
+        guard !audiences.isEmpty else { throw ConfigurationError("issuers.\(name).audiences is required") }
+        var algorithms = Set<JWSAlgorithm>()
+        for value in reader.stringArray(forKey: "algorithms", default: ["RS256"]) {
+            guard let algorithm = JWSAlgorithm(rawValue: value) else {
+                throw ConfigurationError(
+                    "issuers.\(name).algorithms: \(value) is not supported (allowed: \(JWSAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
+            }
+            algorithms.insert(algorithm)
+        }
+        var authentication: ClientAuthentication?
+        if let clientId = reader.string(forKey: "introspection.clientId") {
+            if let secret = reader.string(forKey: "introspection.clientSecret", isSecret: true) {
+                authentication = .clientSecretBasic(clientId: clientId, clientSecret: secret)
+            } else if let keyFile = reader.string(forKey: "introspection.keyFile") {
+                authentication = try Self.readKeyFile(keyFile, clientId: clientId, issuer: name)
+            } else {
+                throw ConfigurationError("issuers.\(name).introspection needs clientSecret or keyFile")
+            }
+        }
+        let seconds = { (key: String, fallback: Int) -> Duration in .seconds(reader.int(forKey: ConfigKey(key), default: fallback)) }
+        return IssuerConfiguration(
+            name: name, issuer: url, audiences: audiences, algorithms: algorithms,
+            leeway: seconds("leewaySeconds", 60), jwksURL: reader.string(forKey: "jwksUrl"),
+            introspectionURL: reader.string(forKey: "introspectionUrl"), introspection: authentication,
+            revocationCheck: reader.bool(forKey: "revocationCheck.enabled", default: false),
+            revocationCacheTTL: seconds("revocationCheck.cacheSeconds", 10),
+            jwks: JWKSPolicy(
+                minRefreshInterval: seconds("jwks.minRefreshSeconds", 60),
+                maxRefreshInterval: seconds("jwks.maxRefreshSeconds", 3600),
+                forcedRefetchInterval: seconds("jwks.forcedRefetchSeconds", 30),
+                unknownKidTTL: seconds("jwks.unknownKidSeconds", 60),
+                maxStaleness: seconds("jwks.maxStalenessSeconds", 86400),
+                fetchTimeout: .milliseconds(reader.int(forKey: "jwks.fetchTimeoutMs", default: 5000))))
+    }
+
+    /// Reads a Zitadel application key file: `{type, keyId, key (PEM), clientId, appId}`.
+    private static func readKeyFile(
+        _ path: String, clientId: String, issuer: String
+    ) throws(ConfigurationError)
+        -> ClientAuthentication
+    {
+        struct KeyFile: Decodable {
+            var keyId: String
+            var key: String
+            var clientId: String?
+        }
+        guard let data = FileManager.default.contents(atPath: path),
+            let file = try? JSONDecoder().decode(KeyFile.self, from: data)
+        else { throw ConfigurationError("issuers.\(issuer).introspection.keyFile: cannot read a Zitadel key file at \(path)") }
+        return .privateKeyJWT(clientId: file.clientId ?? clientId, keyId: file.keyId, privateKeyPEM: file.key)
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8]? {
+        let utf8 = Array(hex.lowercased().utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        var index = 0
+        while index < utf8.count {
+            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+
+    /// The effective configuration as `key = value` lines, secrets redacted, for `config check`.
+    public func redactedSummary() -> [String] {
+        var lines = [
+            "http.host = \(host)", "http.port = \(port)", "log.level = \(logLevel.rawValue)",
+            "log.format = \(logFormat.rawValue)", "mockIdp.enabled = \(mockIdp.enabled)",
+            "mockIdp.host = \(mockIdp.host)", "mockIdp.port = \(mockIdp.port)",
+            "mockIdp.seedFile = \(mockIdp.seedFile ?? "(default)")",
+            "issuers.names = \(issuers.map(\.name).joined(separator: ","))",
+        ]
+        for issuer in issuers {
+            let prefix = "issuers.\(issuer.name)."
+            lines += [
+                prefix + "url = \(issuer.issuer)",
+                prefix + "audiences = \(issuer.audiences.joined(separator: ","))",
+                prefix + "algorithms = \(issuer.algorithms.map(\.rawValue).sorted().joined(separator: ","))",
+                prefix + "leewaySeconds = \(issuer.leeway.components.seconds)",
+                prefix + "jwksUrl = \(issuer.jwksURL ?? "(discovery)")",
+                prefix + "introspectionUrl = \(issuer.introspectionURL ?? "(discovery)")",
+            ]
+            switch issuer.introspection {
+            case .clientSecretBasic(let clientId, _):
+                lines += [prefix + "introspection.clientId = \(clientId)", prefix + "introspection.clientSecret = <redacted>"]
+            case .privateKeyJWT(let clientId, let keyId, _):
+                lines += [
+                    prefix + "introspection.clientId = \(clientId)", prefix + "introspection.keyId = \(keyId)",
+                    prefix + "introspection.key = <redacted>",
+                ]
+            case nil:
+                lines.append(prefix + "introspection = (none)")
+            }
+            lines += [
+                prefix + "revocationCheck.enabled = \(issuer.revocationCheck)",
+                prefix + "revocationCheck.cacheSeconds = \(issuer.revocationCacheTTL.components.seconds)",
+                prefix + "jwks.minRefreshSeconds = \(issuer.jwks.minRefreshInterval.components.seconds)",
+                prefix + "jwks.maxRefreshSeconds = \(issuer.jwks.maxRefreshInterval.components.seconds)",
+                prefix + "jwks.forcedRefetchSeconds = \(issuer.jwks.forcedRefetchInterval.components.seconds)",
+                prefix + "jwks.unknownKidSeconds = \(issuer.jwks.unknownKidTTL.components.seconds)",
+                prefix + "jwks.maxStalenessSeconds = \(issuer.jwks.maxStaleness.components.seconds)",
+            ]
+        }
+        lines += [
+            "validation.maxTokenBytes = \(validation.maxTokenBytes)",
+            "validation.cacheCapacity = \(validation.cacheCapacity)",
+            "validation.introspectionCacheSeconds = \(validation.introspectionCacheTTL.components.seconds)",
+            "validation.negativeCacheSeconds = \(validation.negativeCacheTTL.components.seconds)",
+            "apiKeys.names = \(apiKeys.map(\.name).joined(separator: ","))",
+        ]
+        for key in apiKeys {
+            lines += [
+                "apiKeys.\(key.name).sha256 = <redacted>",
+                "apiKeys.\(key.name).tenants = \(key.tenants.joined(separator: ","))",
+                "apiKeys.\(key.name).routes = \(key.routes.sorted().joined(separator: ","))",
+            ]
+        }
+        return lines
+    }
+}

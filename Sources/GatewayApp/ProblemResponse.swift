@@ -1,0 +1,78 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// RFC 9457 problem documents with the gateway's stable `code`.
+enum ProblemResponse {
+    struct Body: Encodable {
+        var type: String
+        var title: String
+        var status: Int
+        var detail: String
+        var code: String
+        var instance: String?
+        var requestId: String?
+    }
+
+    static func make(_ problem: GatewayProblem, requestId: String?) -> Response {
+        let body = Body(
+            type: "https://aidial.example/problems/\(problem.code.rawValue)", title: problem.code.title,
+            status: problem.status, detail: problem.detail, code: problem.code.rawValue, instance: nil,
+            requestId: requestId)
+        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/problem+json", .cacheControl: "no-store"]
+        switch problem.code {
+        case .missingToken:
+            headers[.wwwAuthenticate] = "Bearer realm=\"zitadel-gateway\""
+        case .invalidToken, .tokenExpired, .revokedToken:
+            let description = problem.detail.replacingOccurrences(of: "\"", with: "'")
+            headers[.wwwAuthenticate] =
+                "Bearer realm=\"zitadel-gateway\", error=\"invalid_token\", error_description=\"\(description)\""
+        default:
+            break
+        }
+        if let retryAfter = problem.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Turns every error into a problem response: nothing escapes as a bare 500 or an internal message.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let requestId = (context as? GatewayRequestContext)?.requestId
+        do {
+            return try await next(request, context)
+        } catch let problem as GatewayProblem {
+            return ProblemResponse.make(problem, requestId: requestId)
+        } catch let error as any HTTPResponseError {
+            return ProblemResponse.make(Self.problem(for: error.status), requestId: requestId)
+        } catch {
+            context.logger.error("Unhandled error", metadata: ["error_type": "\(type(of: error))"])
+            return ProblemResponse.make(GatewayProblem(.internalError, "The request could not be processed."), requestId: requestId)
+        }
+    }
+
+    static func problem(for status: HTTPResponse.Status) -> GatewayProblem {
+        switch status.code {
+        case 404: .notFound()
+        case 405: GatewayProblem(.methodNotAllowed, "The method is not allowed on this resource.")
+        case 413: GatewayProblem(.payloadTooLarge, "The request body is too large.")
+        case 400..<500: GatewayProblem(.invalidRequest, "The request is malformed.")
+        default: GatewayProblem(.internalError, "The request could not be processed.")
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let requestId = Self("X-Request-Id")!
+    static let tenant = Self("X-AiDial-Tenant")!
+    static let apiKey = Self("X-API-Key")!
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+    static let secFetchMode = Self("Sec-Fetch-Mode")!
+    static let secFetchDest = Self("Sec-Fetch-Dest")!
+    static let secFetchUser = Self("Sec-Fetch-User")!
+}

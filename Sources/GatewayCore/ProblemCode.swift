@@ -1,0 +1,78 @@
+/// A stable, machine-readable error code carried in every problem response (`code`).
+///
+/// Codes are part of the HTTP contract (`openapi.yaml`): never rename one.
+public enum ProblemCode: String, Sendable, CaseIterable, Codable {
+    case missingToken = "missing_token"
+    case invalidToken = "invalid_token"
+    case tokenExpired = "token_expired"
+    case revokedToken = "revoked_token"
+    case invalidRequest = "invalid_request"
+    case invalidAPIKey = "invalid_api_key"
+    case apiKeyFromBrowser = "api_key_from_browser"
+    case forbidden = "forbidden"
+    case noPortalRole = "no_portal_role"
+    case notFound = "not_found"
+    case methodNotAllowed = "method_not_allowed"
+    case payloadTooLarge = "payload_too_large"
+    case issuerUnavailable = "issuer_unavailable"
+    case notReady = "not_ready"
+    case internalError = "internal_error"
+
+    /// The HTTP status this code is always served with.
+    public var status: Int {
+        switch self {
+        case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey: 401
+        case .invalidRequest, .apiKeyFromBrowser: 400
+        case .forbidden, .noPortalRole: 403
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .payloadTooLarge: 413
+        case .issuerUnavailable, .notReady: 503
+        case .internalError: 500
+        }
+    }
+
+    /// A short, human-readable summary (RFC 9457 `title`): the same for every occurrence.
+    public var title: String {
+        switch self {
+        case .missingToken: "Bearer token required"
+        case .invalidToken: "Invalid bearer token"
+        case .tokenExpired: "Bearer token expired"
+        case .revokedToken: "Bearer token revoked"
+        case .invalidRequest: "Invalid request"
+        case .invalidAPIKey: "Invalid API key"
+        case .apiKeyFromBrowser: "API keys are not accepted from browsers"
+        case .forbidden: "Forbidden"
+        case .noPortalRole: "No portal role"
+        case .notFound: "Not found"
+        case .methodNotAllowed: "Method not allowed"
+        case .payloadTooLarge: "Payload too large"
+        case .issuerUnavailable: "Identity provider unavailable"
+        case .notReady: "Not ready"
+        case .internalError: "Internal error"
+        }
+    }
+}
+
+/// An error the gateway reports to its caller as an RFC 9457 problem.
+///
+/// `detail` is written for the caller: it never carries tokens, secrets or internals.
+public struct GatewayProblem: Error, Sendable, Equatable {
+    public var code: ProblemCode
+    public var detail: String
+    /// Seconds after which a retry may succeed (`Retry-After`), when known.
+    public var retryAfter: Int?
+
+    public init(_ code: ProblemCode, _ detail: String, retryAfter: Int? = nil) {
+        self.code = code
+        self.detail = detail
+        self.retryAfter = retryAfter
+    }
+
+    public var status: Int { code.status }
+
+    /// The resource is absent or outside the caller's scope: both answer the same.
+    public static func notFound() -> GatewayProblem {
+        GatewayProblem(.notFound, "The requested resource does not exist.")
+    }
+}

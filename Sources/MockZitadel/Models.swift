@@ -1,0 +1,236 @@
+import Foundation
+
+/// Access-token formats: Zitadel issues opaque tokens by default and JWTs when the app opts in.
+public enum TokenFormat: String, Codable, Sendable {
+    case jwt
+    case opaque
+}
+
+/// Body of `POST /mock/admin/tokens`: whose token, in which format, with which test knobs.
+public struct TokenMintRequest: Codable, Sendable {
+    public var userId: String
+    public var format: TokenFormat
+    /// Recorded for introspection (JWTs never carry it); default `["pwd"]`.
+    public var amr: [String]?
+    /// Lifetime in seconds, may be negative for an already expired token; default 43200 (Zitadel's 12 h).
+    public var expiresIn: Int?
+    /// Restrict the roles claims to grants in this organisation.
+    public var orgId: String?
+    /// Which active key signs (default RS256).
+    public var alg: SigningAlgorithm?
+    /// Sign with this specific key, published or not.
+    public var kid: String?
+    /// Replaces the roles claims: `{"role":{"orgId":"domain"}}`.
+    public var roles: JSONValue?
+    /// Replaces `aud`.
+    public var audience: [String]?
+    /// Replaces `iss`.
+    public var issuer: String?
+    /// `nbf` relative to now, in seconds.
+    public var notBeforeIn: Int?
+    /// `iat` relative to now, in seconds (negative = past).
+    public var issuedAtIn: Int?
+    /// Merged into the JWS header, e.g. `{"crit":["exp"]}`.
+    public var extraHeader: [String: JSONValue]?
+    /// Merged into the JWT payload.
+    public var extraClaims: [String: JSONValue]?
+    /// Claim names removed from the JWT payload.
+    public var omitClaims: [String]?
+    /// Granted scopes; default openid, profile, email and the Zitadel role and resource-owner scopes.
+    public var scope: [String]?
+
+    public init(
+        userId: String,
+        format: TokenFormat,
+        amr: [String]? = nil,
+        expiresIn: Int? = nil,
+        orgId: String? = nil,
+        alg: SigningAlgorithm? = nil,
+        kid: String? = nil,
+        roles: JSONValue? = nil,
+        audience: [String]? = nil,
+        issuer: String? = nil,
+        notBeforeIn: Int? = nil,
+        issuedAtIn: Int? = nil,
+        extraHeader: [String: JSONValue]? = nil,
+        extraClaims: [String: JSONValue]? = nil,
+        omitClaims: [String]? = nil,
+        scope: [String]? = nil
+    ) {
+        self.userId = userId
+        self.format = format
+        self.amr = amr
+        self.expiresIn = expiresIn
+        self.orgId = orgId
+        self.alg = alg
+        self.kid = kid
+        self.roles = roles
+        self.audience = audience
+        self.issuer = issuer
+        self.notBeforeIn = notBeforeIn
+        self.issuedAtIn = issuedAtIn
+        self.extraHeader = extraHeader
+        self.extraClaims = extraClaims
+        self.omitClaims = omitClaims
+        self.scope = scope
+    }
+}
+
+/// Response of `POST /mock/admin/tokens`.
+public struct MintedToken: Codable, Sendable {
+    public var accessToken: String
+    public var tokenType: String
+    public var expiresIn: Int
+    /// The token id (`jti`), also for opaque tokens.
+    public var tokenId: String
+    /// The session id introspection reports as `sid`.
+    public var sessionId: String
+}
+
+/// One row of `GET /mock/admin/users`.
+public struct AdminUser: Codable, Sendable {
+    public var id: String
+    public var loginName: String
+    public var orgId: String
+    public var roles: [String]
+    public var displayName: String
+    public var orgName: String?
+    public var grants: [Seed.User.Grant]
+}
+
+/// One row of `GET /mock/admin/keys`.
+public struct KeyInfo: Codable, Sendable {
+    public var kid: String
+    public var alg: SigningAlgorithm
+    public var published: Bool
+    public var active: Bool
+}
+
+/// A request the mock received, as `GET /mock/admin/journal` lists it.
+public struct JournalEntry: Sendable {
+    /// Position in the journal, increasing.
+    public var sequence: Int
+    public var method: String
+    public var path: String
+    /// `Service/Method` for Connect routes, `nil` for OIDC routes.
+    public var rpc: String?
+    /// The user the call was about, when the mock knows it.
+    public var userId: String?
+    public var at: Date
+    /// The status the mock answered with; `nil` while in flight or when the connection was reset.
+    public var status: Int?
+    /// The fault that was applied, if any.
+    public var faultId: String?
+}
+
+extension JournalEntry: Codable {
+    enum CodingKeys: String, CodingKey {
+        case sequence, method, path, rpc, userId, at, status, faultId
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        sequence = try container.decode(Int.self, forKey: .sequence)
+        method = try container.decode(String.self, forKey: .method)
+        path = try container.decode(String.self, forKey: .path)
+        rpc = try container.decodeIfPresent(String.self, forKey: .rpc)
+        userId = try container.decodeIfPresent(String.self, forKey: .userId)
+        let atString = try container.decode(String.self, forKey: .at)
+        guard let at = Timestamp.parse(atString) else {
+            throw DecodingError.dataCorruptedError(forKey: .at, in: container, debugDescription: "Not RFC 3339")
+        }
+        self.at = at
+        status = try container.decodeIfPresent(Int.self, forKey: .status)
+        faultId = try container.decodeIfPresent(String.self, forKey: .faultId)
+    }
+
+    /// `rpc` and `userId` are always present, `null` when unknown (fixed interface).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(sequence, forKey: .sequence)
+        try container.encode(method, forKey: .method)
+        try container.encode(path, forKey: .path)
+        try container.encode(rpc, forKey: .rpc)
+        try container.encode(userId, forKey: .userId)
+        try container.encode(Timestamp.format(at), forKey: .at)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(faultId, forKey: .faultId)
+    }
+}
+
+/// Body of `POST /mock/admin/faults`: what to break for requests matching `path` (and `method`).
+public struct FaultSpec: Codable, Sendable {
+    /// Exact request path, or a prefix when it ends with `*`.
+    public var path: String
+    /// HTTP method to match; any when `nil`.
+    public var method: String?
+    /// Status to answer with instead of the real handler's.
+    public var status: Int?
+    /// Delay before answering (or before running the handler).
+    public var latencyMs: Int?
+    /// Body to send instead of the real one.
+    public var body: String?
+    /// Send a truncated copy of the real JSON body.
+    public var malformed: Bool?
+    /// Close the connection without sending a response.
+    public var reset: Bool?
+    /// How many matching requests the fault applies to; unlimited when `nil`.
+    public var times: Int?
+    /// Run the real handler first (its state change commits), then apply the fault to the response.
+    public var afterHandler: Bool?
+
+    public init(
+        path: String,
+        method: String? = nil,
+        status: Int? = nil,
+        latencyMs: Int? = nil,
+        body: String? = nil,
+        malformed: Bool? = nil,
+        reset: Bool? = nil,
+        times: Int? = nil,
+        afterHandler: Bool? = nil
+    ) {
+        self.path = path
+        self.method = method
+        self.status = status
+        self.latencyMs = latencyMs
+        self.body = body
+        self.malformed = malformed
+        self.reset = reset
+        self.times = times
+        self.afterHandler = afterHandler
+    }
+}
+
+/// An installed fault, as `GET /mock/admin/faults` lists it.
+public struct Fault: Codable, Sendable {
+    public var id: String
+    public var spec: FaultSpec
+    /// Matching requests still to break; `nil` for unlimited.
+    public var remaining: Int?
+    /// Requests this fault has been applied to.
+    public var hits: Int
+
+    /// Whether this fault applies to a request.
+    func matches(method: String, path: String) -> Bool {
+        if let remaining, remaining <= 0 { return false }
+        if let wanted = spec.method, wanted.caseInsensitiveCompare(method) != .orderedSame { return false }
+        if spec.path.hasSuffix("*") {
+            return path.hasPrefix(spec.path.dropLast())
+        }
+        return path == spec.path
+    }
+}
+
+/// RFC 3339 timestamps with fractional seconds, in UTC.
+enum Timestamp {
+    static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// Parses RFC 3339 with or without fractional seconds.
+    static func parse(_ string: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string) { return date }
+        return try? Date.ISO8601FormatStyle().parse(string)
+    }
+}

@@ -1,0 +1,88 @@
+import Crypto
+import DequeModule
+import Synchronization
+
+/// A cache key derived from a token: its SHA-256 digest. Tokens themselves are never stored.
+public struct TokenKey: Hashable, Sendable {
+    let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    public init(token: String) {
+        var hasher = SHA256()
+        hasher.update(data: Array(token.utf8))
+        let digest = hasher.finalize()
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        digest.withUnsafeBytes { raw in
+            words = (
+                raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self),
+                raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+            )
+        }
+        (a, b, c, d) = words
+    }
+
+    var shard: Int { Int(truncatingIfNeeded: a & 0xF) }
+}
+
+/// A bounded, sharded map from token digests to values that expire at a given wall-clock time.
+///
+/// When a shard is full the oldest insertion is evicted (FIFO); expired entries are dropped on access.
+final class ExpiringCache<Value: Sendable>: Sendable {
+    private struct Entry {
+        var value: Value
+        var expiresAt: Double
+    }
+
+    private struct Shard {
+        var entries: [TokenKey: Entry] = [:]
+        var order: Deque<TokenKey> = []
+    }
+
+    private final class LockedShard: Sendable {
+        let mutex = Mutex(Shard())
+        func withLock<R>(_ body: (inout sending Shard) -> sending R) -> R { mutex.withLock(body) }
+    }
+
+    private static var shardCount: Int { 16 }
+    private let shards: [LockedShard]
+    private let capacityPerShard: Int
+
+    init(capacity: Int) {
+        self.capacityPerShard = max(1, capacity / Self.shardCount)
+        self.shards = (0..<Self.shardCount).map { _ in LockedShard() }
+    }
+
+    func value(for key: TokenKey, now: Double) -> Value? {
+        shards[key.shard].withLock { shard in
+            guard let entry = shard.entries[key] else { return nil }
+            if entry.expiresAt <= now {
+                shard.entries[key] = nil
+                return nil
+            }
+            return entry.value
+        }
+    }
+
+    func insert(_ value: Value, for key: TokenKey, expiresAt: Double) {
+        let capacity = capacityPerShard
+        shards[key.shard].withLock { shard in
+            if shard.entries.updateValue(Entry(value: value, expiresAt: expiresAt), forKey: key) == nil {
+                shard.order.append(key)
+            }
+            while shard.entries.count > capacity, let oldest = shard.order.popFirst() {
+                shard.entries[oldest] = nil
+            }
+            // Keys removed on expiry linger in `order`; keep it from growing past the live set.
+            if shard.order.count > capacity * 2 {
+                shard.order = Deque(shard.order.filter { shard.entries[$0] != nil })
+            }
+        }
+    }
+
+    func remove(_ key: TokenKey) {
+        _ = shards[key.shard].withLock { $0.entries.removeValue(forKey: key) }
+    }
+
+    var count: Int { shards.reduce(0) { total, shard in total + shard.withLock { $0.entries.count } } }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import JWTKit
+import Logging
+import NIOHTTP1
+import Synchronization
+
+/// RFC 7662 introspection at one issuer, authenticating as the gateway's API application.
+///
+/// Concurrent introspections of one token share one call; results are cached by token digest, positive
+/// ones never past `exp`, negative ones briefly.
+final class Introspector: Sendable {
+    enum Outcome: Sendable {
+        case active(TokenClaims)
+        case inactive
+    }
+
+    private let configuration: IssuerConfiguration
+    private let authentication: ClientAuthentication
+    private let discovery: IssuerDiscovery
+    private let http: ProviderHTTP
+    private let settings: ValidationSettings
+    private let logger: Logger
+    private let cache: ExpiringCache<Outcome>
+    private let inFlight = Mutex<[TokenKey: Task<Result<Outcome, ValidationFailure>, Never>]>([:])
+    private let assertionSigner: ClientAssertionSigner?
+
+    init(
+        configuration: IssuerConfiguration, authentication: ClientAuthentication, discovery: IssuerDiscovery,
+        http: ProviderHTTP, settings: ValidationSettings, logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.authentication = authentication
+        self.discovery = discovery
+        self.http = http
+        self.settings = settings
+        self.logger = logger
+        self.cache = ExpiringCache(capacity: settings.cacheCapacity)
+        if case .privateKeyJWT(let clientId, let keyId, let pem) = authentication {
+            self.assertionSigner = try ClientAssertionSigner(clientId: clientId, keyId: keyId, privateKeyPEM: pem)
+        } else {
+            self.assertionSigner = nil
+        }
+    }
+
+    /// Introspects `token`; `maxAge` shortens the cache lifetime (the revocation check uses its own bound).
+    func introspect(
+        _ token: String, key: TokenKey, maxAge: Duration, bypassCache: Bool = false
+    ) async throws(ValidationFailure)
+        -> Outcome
+    {
+        let now = Date().timeIntervalSince1970
+        if !bypassCache, let cached = cache.value(for: key, now: now) { return cached }
+        let task: Task<Result<Outcome, ValidationFailure>, Never> = inFlight.withLock { calls in
+            if let running = calls[key] { return running }
+            let task = Task { await self.call(token, key: key, maxAge: maxAge) }
+            calls[key] = task
+            return task
+        }
+        let result = await task.value
+        inFlight.withLock { calls in _ = calls.removeValue(forKey: key) }
+        return try result.get()
+    }
+
+    private func call(_ token: String, key: TokenKey, maxAge: Duration) async -> Result<Outcome, ValidationFailure> {
+        guard let endpoint = await discovery.endpoints()?.introspectionURL else {
+            logger.warning("No introspection endpoint", metadata: ["issuer": "\(configuration.name)"])
+            return .failure(.introspectionUnavailable)
+        }
+        var form = [("token", token)]
+        var headers = HTTPHeaders()
+        switch authentication {
+        case .clientSecretBasic(let clientId, let secret):
+            let credential = "\(FormEncoding.escape(clientId)):\(FormEncoding.escape(secret))"
+            headers.add(name: "Authorization", value: "Basic " + Data(credential.utf8).base64EncodedString())
+        case .privateKeyJWT:
+            guard let signer = assertionSigner, let assertion = try? await signer.assertion(audience: configuration.issuer)
+            else { return .failure(.introspectionUnavailable) }
+            form.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+            form.append(("client_assertion", assertion))
+        }
+        let response: ProviderResponse
+        do {
+            response = try await http.postForm(endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout)
+        } catch {
+            logger.warning("Introspection failed", metadata: ["issuer": "\(configuration.name)", "reason": "\(error)"])
+            return .failure(.introspectionUnavailable)
+        }
+        guard response.status == 200 else {
+            // 401 means our own client credentials are wrong: an operator problem, not the caller's.
+            logger.error(
+                "Introspection refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
+            return .failure(.introspectionUnavailable)
+        }
+        guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(response.body)) else {
+            logger.warning("Introspection response malformed", metadata: ["issuer": "\(configuration.name)"])
+            return .failure(.introspectionUnavailable)
+        }
+        let now = Date().timeIntervalSince1970
+        let outcome: Outcome
+        let expiresAt: Double
+        if claims.active == true {
+            outcome = .active(claims)
+            let bound = now + Double(min(maxAge, settings.introspectionCacheTTL).components.seconds)
+            expiresAt = min(bound, claims.expiresAt ?? now)
+        } else {
+            outcome = .inactive
+            expiresAt = now + Double(settings.negativeCacheTTL.components.seconds)
+        }
+        if expiresAt > now { cache.insert(outcome, for: key, expiresAt: expiresAt) }
+        return .success(outcome)
+    }
+}
+
+/// Signs RFC 7523 client assertions with a Zitadel application key, reusing one for a few minutes.
+final class ClientAssertionSigner: Sendable {
+    private let keys: JWTKeyCollection
+    private let clientId: String
+    private let kid: JWKIdentifier
+    private let privateKey: Insecure.RSA.PrivateKey
+    private let current = Mutex<(assertion: String, expiresAt: Double)?>(nil)
+
+    init(clientId: String, keyId: String, privateKeyPEM: String) throws {
+        self.clientId = clientId
+        self.kid = JWKIdentifier(string: keyId)
+        self.keys = JWTKeyCollection()
+        self.privateKey = try Insecure.RSA.PrivateKey(pem: privateKeyPEM)
+    }
+
+    func assertion(audience: String) async throws -> String {
+        let now = Date().timeIntervalSince1970
+        if let reusable = current.withLock({ $0 }), reusable.expiresAt - 60 > now { return reusable.assertion }
+        struct Assertion: JWTPayload {
+            var iss: String, sub: String, aud: [String], iat: Int, exp: Int, jti: String
+            func verify(using algorithm: some JWTAlgorithm) async throws {}
+        }
+        let payload = Assertion(
+            iss: clientId, sub: clientId, aud: [audience], iat: Int(now), exp: Int(now) + 300, jti: UUID().uuidString)
+        await keys.add(rsa: privateKey, digestAlgorithm: .sha256, kid: kid)
+        let token = try await keys.sign(payload, kid: kid)
+        current.withLock { $0 = (token, now + 300) }
+        return token
+    }
+}

@@ -1,0 +1,296 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayCore
+import JWTKit
+import Logging
+import Metrics
+import Synchronization
+
+/// How the session's token reached us.
+public enum TokenFormat: String, Sendable, Codable {
+    case jwt
+    case opaque
+}
+
+/// A token that passed every check, with the claims the gateway uses. Holds no token material.
+public struct VerifiedToken: Sendable {
+    public var issuer: IssuerConfiguration
+    public var format: TokenFormat
+    public var claims: TokenClaims
+    public var keyId: String?
+    public var expiresAt: Double
+    public var key: TokenKey
+
+    /// The verified facts principal resolution needs.
+    public var sessionClaims: SessionClaims {
+        SessionClaims(
+            subject: claims.subject ?? "", issuer: issuer.issuer, roles: claims.roles,
+            resourceOwnerId: claims.resourceOwnerId, resourceOwnerDomain: claims.resourceOwnerDomain,
+            sessionId: claims.sessionId)
+    }
+}
+
+/// Readiness of one issuer's validation material.
+public struct IssuerStatus: Sendable, Codable {
+    public var name: String
+    public var issuer: String
+    public var keysLoaded: Bool
+    public var keysUsable: Bool
+    public var keysStale: Bool
+    public var keysAgeSeconds: Double?
+    public var keyIds: [String]
+}
+
+/// Validates bearer tokens from the configured issuers: JWTs locally under the gateway's own policy (on
+/// jwt-kit's signature primitives), opaque tokens by introspection; results cached by token digest.
+public final class SessionValidator: Sendable {
+    struct Issuer: Sendable {
+        var configuration: IssuerConfiguration
+        var discovery: IssuerDiscovery
+        var keys: JWKSCache
+        var introspector: Introspector?
+    }
+
+    private let issuers: [Issuer]
+    private let byIssuer: [String: Int]
+    private let settings: ValidationSettings
+    private let verified: ExpiringCache<VerifiedToken>
+    private let inactive: ExpiringCache<ValidationFailure>
+    private let headers = Mutex<[Substring: JOSEHeader]>([:])
+    private let logger: Logger
+    private let outcomeCounters: Mutex<[String: Counter]> = Mutex([:])
+    private let cacheHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "hit")])
+    private let cacheMisses = Counter(label: "gateway_token_cache_total", dimensions: [("result", "miss")])
+
+    public init(
+        issuers configurations: [IssuerConfiguration], settings: ValidationSettings, httpClient: HTTPClient,
+        logger: Logger
+    ) throws {
+        guard !configurations.isEmpty else { throw ConfigurationError("at least one issuer must be configured") }
+        var seen = Set<String>()
+        for configuration in configurations {
+            try configuration.validate()
+            guard seen.insert(configuration.issuer).inserted else {
+                throw ConfigurationError("issuer \(configuration.issuer) is configured twice")
+            }
+        }
+        let http = ProviderHTTP(client: httpClient)
+        var issuers: [Issuer] = []
+        for configuration in configurations {
+            let discovery = IssuerDiscovery(configuration: configuration, http: http, logger: logger)
+            let keys = JWKSCache(configuration: configuration, discovery: discovery, http: http, logger: logger)
+            let introspector = try configuration.introspection.map {
+                try Introspector(
+                    configuration: configuration, authentication: $0, discovery: discovery, http: http,
+                    settings: settings, logger: logger)
+            }
+            issuers.append(Issuer(configuration: configuration, discovery: discovery, keys: keys, introspector: introspector))
+        }
+        self.issuers = issuers
+        self.byIssuer = Dictionary(uniqueKeysWithValues: issuers.enumerated().map { ($1.configuration.issuer, $0) })
+        self.settings = settings
+        self.verified = ExpiringCache(capacity: settings.cacheCapacity)
+        self.inactive = ExpiringCache(capacity: max(1024, settings.cacheCapacity / 10))
+        self.logger = logger
+    }
+
+    /// Runs every issuer's JWKS refresh loop until cancelled.
+    public func runKeyRefresh() async {
+        await withTaskGroup(of: Void.self) { group in
+            for issuer in issuers { group.addTask { await issuer.keys.run() } }
+        }
+    }
+
+    public var status: [IssuerStatus] {
+        issuers.map { issuer in
+            let status = issuer.keys.status
+            return IssuerStatus(
+                name: issuer.configuration.name, issuer: issuer.configuration.issuer, keysLoaded: status.loaded,
+                keysUsable: status.usable, keysStale: status.stale, keysAgeSeconds: status.ageSeconds,
+                keyIds: status.keyIds)
+        }
+    }
+
+    /// Ready once every issuer has a usable key set.
+    public var isReady: Bool { issuers.allSatisfy { $0.keys.status.usable } }
+
+    public func endpoints(issuer: String) async -> IssuerEndpoints? {
+        guard let index = byIssuer[issuer] else { return nil }
+        return await issuers[index].discovery.endpoints()
+    }
+
+    /// Validates a bearer token, returning its verified claims or the reason it is refused.
+    public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
+        do {
+            let result = try await validateUncounted(token)
+            count(result.issuer.name, "valid")
+            return result
+        } catch {
+            count("-", error.rawValue)
+            throw error
+        }
+    }
+
+    private func count(_ issuer: String, _ outcome: String) {
+        let key = issuer + "|" + outcome
+        let counter = outcomeCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "gateway_token_validations_total", dimensions: [("issuer", issuer), ("outcome", outcome)])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    private func validateUncounted(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
+        guard !token.isEmpty else { throw .missing }
+        guard token.utf8.count <= settings.maxTokenBytes else { throw .oversize }
+        let key = TokenKey(token: token)
+        let now = Date().timeIntervalSince1970
+        if let cached = verified.value(for: key, now: now) {
+            let issuer = issuers[byIssuer[cached.issuer.issuer] ?? 0]
+            if cached.format == .opaque || issuer.keys.isPublished(kid: cached.keyId) {
+                cacheHits.increment()
+                try await checkRevocation(token, verified: cached, issuer: issuer)
+                return cached
+            }
+            verified.remove(key)
+        }
+        if let failure = inactive.value(for: key, now: now) { throw failure }
+        cacheMisses.increment()
+        if CompactJWS.looksLikeJWS(token) {
+            let result = try await verifyJWT(token, key: key, now: now)
+            verified.insert(result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds))
+            try await checkRevocation(token, verified: result, issuer: issuers[byIssuer[result.issuer.issuer] ?? 0])
+            return result
+        }
+        return try await introspectOpaque(token, key: key, now: now)
+    }
+
+    // MARK: JWT
+
+    private func header(_ jws: CompactJWS) throws(ValidationFailure) -> JOSEHeader {
+        let segment = Substring(jws.headerSegment)
+        if let known = headers.withLock({ $0[segment] }) { return known }
+        guard let header = try? JSONDecoder().decode(JOSEHeader.self, from: Data(jws.headerBytes)) else {
+            throw .malformed
+        }
+        headers.withLock { cache in
+            if cache.count >= 256 { cache.removeAll() }
+            cache[segment] = header
+        }
+        return header
+    }
+
+    private func verifyJWT(_ token: String, key: TokenKey, now: Double) async throws(ValidationFailure) -> VerifiedToken {
+        guard let jws = CompactJWS(token) else { throw .malformed }
+        let header = try header(jws)
+        if header.hasCritical { throw .unsupportedCritical }
+        if let typ = header.typ?.lowercased(), !["jwt", "at+jwt", "application/at+jwt"].contains(typ) {
+            throw .unsupportedTokenType
+        }
+        guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(jws.payloadBytes)) else {
+            throw .malformed
+        }
+        guard let iss = claims.issuer, let index = byIssuer[iss] else { throw .unknownIssuer }
+        let issuer = issuers[index]
+        let configuration = issuer.configuration
+        guard let alg = JWSAlgorithm(rawValue: header.alg), configuration.algorithms.contains(alg) else {
+            throw .algorithmNotAllowed
+        }
+        let verificationKey: VerificationKey
+        switch await issuer.keys.lookup(kid: header.kid) {
+        case .found(let found): verificationKey = found
+        case .unknownKid: throw .unknownKid
+        case .kidRequired: throw .kidRequired
+        case .unavailable: throw .keysUnavailable
+        }
+        guard let verifier = verificationKey.verifiers[alg] else { throw .algorithmKeyMismatch }
+        let valid = (try? verifier.verify(jws.signature, signs: Array(jws.signingInput))) ?? false
+        guard valid else { throw .badSignature }
+        try checkTimeAndAudience(claims, configuration: configuration, now: now)
+        return VerifiedToken(
+            issuer: configuration, format: .jwt, claims: claims, keyId: header.kid,
+            expiresAt: claims.expiresAt ?? now, key: key)
+    }
+
+    private func checkTimeAndAudience(
+        _ claims: TokenClaims, configuration: IssuerConfiguration, now: Double
+    )
+        throws(ValidationFailure)
+    {
+        let leeway = Double(configuration.leeway.components.seconds)
+        guard let exp = claims.expiresAt else { throw .missingExpiry }
+        guard now <= exp + leeway else { throw .expired }
+        if let nbf = claims.notBefore, now + leeway < nbf { throw .notYetValid }
+        if let iat = claims.issuedAt, iat > now + leeway { throw .issuedInFuture }
+        guard claims.audience.contains(where: configuration.audiences.contains) else { throw .wrongAudience }
+        guard let subject = claims.subject, !subject.isEmpty else { throw .missingSubject }
+    }
+
+    /// With the revocation check on, a JWT is also confirmed by introspection through a short cache.
+    private func checkRevocation(_ raw: String, verified token: VerifiedToken, issuer: Issuer) async throws(ValidationFailure) {
+        guard token.format == .jwt, issuer.configuration.revocationCheck, let introspector = issuer.introspector else {
+            return
+        }
+        let outcome = try await introspector.introspect(raw, key: token.key, maxAge: issuer.configuration.revocationCacheTTL)
+        if case .inactive = outcome {
+            verified.remove(token.key)
+            throw .revoked
+        }
+    }
+
+    // MARK: Opaque
+
+    private func introspectOpaque(_ token: String, key: TokenKey, now: Double) async throws(ValidationFailure) -> VerifiedToken {
+        // Opaque Zitadel tokens are printable, with no whitespace: anything else is refused unsent.
+        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .malformed }
+        let candidates = issuers.filter { $0.introspector != nil }
+        guard !candidates.isEmpty else { throw .unsupportedTokenType }
+        var lastFailure: ValidationFailure = .inactive
+        for issuer in candidates {
+            guard let introspector = issuer.introspector else { continue }
+            let maxAge =
+                issuer.configuration.revocationCheck
+                ? min(issuer.configuration.revocationCacheTTL, settings.introspectionCacheTTL)
+                : settings.introspectionCacheTTL
+            let outcome: Introspector.Outcome
+            do {
+                outcome = try await introspector.introspect(token, key: key, maxAge: maxAge)
+            } catch {
+                lastFailure = error
+                continue
+            }
+            guard case .active(let claims) = outcome else { continue }
+            guard claims.issuer == nil || claims.issuer == issuer.configuration.issuer else {
+                lastFailure = .unknownIssuer
+                continue
+            }
+            try checkTimeAndAudience(claims, configuration: issuer.configuration, now: now)
+            return VerifiedToken(
+                issuer: issuer.configuration, format: .opaque, claims: claims, keyId: nil,
+                expiresAt: claims.expiresAt ?? now, key: key)
+        }
+        if lastFailure == .inactive {
+            inactive.insert(.inactive, for: key, expiresAt: now + Double(settings.negativeCacheTTL.components.seconds))
+        }
+        throw lastFailure
+    }
+
+    // MARK: MFA
+
+    /// The session's MFA challenge: from the token's `amr` when present, else from introspection (cached).
+    public func mfaChallenge(for token: VerifiedToken, rawToken: String) async -> MFAChallenge {
+        if let amr = token.claims.amr {
+            return .fromAMR(amr, source: token.format == .jwt ? .tokenAMR : .introspection)
+        }
+        guard token.format == .jwt, let index = byIssuer[token.issuer.issuer],
+            let introspector = issuers[index].introspector
+        else { return .unknown }
+        guard
+            case .active(let claims)? = try? await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL),
+            let amr = claims.amr
+        else { return .unknown }
+        return .fromAMR(amr, source: .introspection)
+    }
+}

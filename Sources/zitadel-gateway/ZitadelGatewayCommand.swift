@@ -1,0 +1,128 @@
+import ArgumentParser
+import Configuration
+import GatewayApp
+import Hummingbird
+import Logging
+import Metrics
+import MockZitadel
+import Prometheus
+import ServiceLifecycle
+
+@main
+struct ZitadelGatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zitadel-gateway",
+        abstract: "The AiDial portal's trusted gateway to Zitadel: sessions, MFA lifecycle and SMS enrolment.",
+        subcommands: [Serve.self, MockIdp.self, ConfigCommand.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options shared by the commands that read the gateway configuration. Options have no defaults so that
+/// they never silently override the environment or the file.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (YAML). Default: Config/gateway.yaml when present.")
+    var config: String?
+
+    @Option(name: .long, help: "Address to bind the gateway to (http.host).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to bind the gateway to (http.port).")
+    var port: Int?
+
+    @Flag(name: .long, help: "Also run the built-in mock Zitadel in-process (mockIdp.enabled).")
+    var withMockIdp = false
+
+    @Option(name: .long, help: "Port for the in-process mock Zitadel (mockIdp.port).")
+    var mockPort: Int?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (log.level).")
+    var logLevel: String?
+
+    var overrides: [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { values["http.host"] = ConfigValue(stringLiteral: host) }
+        if let port { values["http.port"] = ConfigValue(integerLiteral: port) }
+        if withMockIdp { values["mockIdp.enabled"] = true }
+        if let mockPort { values["mockIdp.port"] = ConfigValue(integerLiteral: mockPort) }
+        if let logLevel { values["log.level"] = ConfigValue(stringLiteral: logLevel) }
+        return values
+    }
+
+    func load() async throws -> GatewayConfiguration {
+        do {
+            let reader = try await GatewayConfiguration.reader(configFile: config, overrides: overrides)
+            return try GatewayConfiguration(reader: reader)
+        } catch let error as ConfigurationFailure {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+typealias ConfigurationFailure = GatewayApp.ConfigurationError
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let configuration = try await options.load()
+        Logging.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "zitadel-gateway")
+        let app = try await buildApplication(configuration: configuration, logger: logger, registry: registry)
+        try await app.runService()
+    }
+}
+
+struct MockIdp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mock-idp", abstract: "Run the built-in mock Zitadel alone (default 127.0.0.1:8081).")
+
+    @Option(name: .long, help: "Address to bind to.") var host: String?
+    @Option(name: .long, help: "Port to bind to.") var port: Int?
+    @Option(name: .long, help: "Seed file (default Mocks/seed.json).") var seed: String?
+    @Option(name: .long, help: "Log level.") var logLevel: String?
+
+    func run() async throws {
+        Logging.bootstrap(format: .text, level: Logger.Level(rawValue: logLevel ?? "info") ?? .info)
+        let logger = Logger(label: "mock-zitadel")
+        let (app, _) = try await MockZitadelApp.build(
+            configuration: MockZitadelConfiguration(host: host ?? "127.0.0.1", port: port ?? 8081, seedFile: seed),
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Inspect the configuration.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate the configuration and print the effective values, secrets redacted.")
+
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let configuration = try await options.load()
+            for line in configuration.redactedSummary() { print(line) }
+            print("configuration OK")
+        }
+    }
+}
+
+enum Logging {
+    static func bootstrap(format: GatewayConfiguration.LogFormat, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler =
+                switch format {
+                case .text: StreamLogHandler.standardError(label: label)
+                case .json: JSONLogHandler(label: label)
+                }
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

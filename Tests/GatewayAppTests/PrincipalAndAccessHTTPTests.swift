@@ -1,0 +1,196 @@
+import Configuration
+import Crypto
+import Foundation
+import GatewayApp
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SessionValidation
+import Testing
+
+@Suite struct PrincipalAndAccessHTTPTests {
+    @Test func customerTenantIsTheirOrganisationAndOthersAreNotFound() async throws {
+        try await Harness.withGateway { client, admin in
+            let token = try await admin.token(Seeded.aliceClientAdmin)
+            let own = try await client.session(token, headers: [.tenantHeader: Seeded.acacia])
+            #expect(own.status == .ok)
+
+            let other = try await client.session(token, headers: [.tenantHeader: Seeded.banksia])
+            #expect(other.status == .notFound)
+            #expect(other.problemCode == "not_found")
+            // Exactly what a tenant that does not exist answers.
+            let missing = try await client.session(token, headers: [.tenantHeader: "399999999999999999"])
+            #expect(missing.status == .notFound)
+            var missingBody = missing.json
+            var otherBody = other.json
+            missingBody["requestId"] = nil
+            otherBody["requestId"] = nil
+            #expect(NSDictionary(dictionary: missingBody) == NSDictionary(dictionary: otherBody))
+        }
+    }
+
+    @Test func partnerSwitchesBetweenGrantedClients() async throws {
+        try await Harness.withGateway { client, admin in
+            let token = try await admin.token(Seeded.priyaPartnerAdmin)
+            let unscoped = try await client.session(token)
+            #expect(unscoped.status == .ok)
+            #expect(unscoped.json["kind"] as? String == "partner")
+            let scope = try #require(unscoped.json["tenantScope"] as? [[String: Any]])
+            #expect(Set(scope.compactMap { $0["orgId"] as? String }) == [Seeded.acacia, Seeded.banksia])
+            #expect(unscoped.json["activeTenant"] is NSNull || unscoped.json["activeTenant"] == nil)
+
+            for tenant in [Seeded.acacia, Seeded.banksia] {
+                let response = try await client.session(token, headers: [.tenantHeader: tenant])
+                #expect(response.status == .ok)
+                #expect((response.json["activeTenant"] as? [String: Any])?["orgId"] as? String == tenant)
+                #expect(response.json["portalRole"] as? String == "partner_admin")
+            }
+            #expect(try await client.session(token, headers: [.tenantHeader: Seeded.coral]).status == .notFound)
+
+            let tom = try await admin.token(Seeded.tomPartnerUser)
+            #expect(try await client.session(tom, headers: [.tenantHeader: Seeded.banksia]).status == .notFound)
+            let tomDefault = try await client.session(tom)
+            #expect((tomDefault.json["activeTenant"] as? [String: Any])?["orgId"] as? String == Seeded.acacia)
+        }
+    }
+
+    @Test func userWithoutPortalRoleHasNoTenantInScope() async throws {
+        try await Harness.withGateway { client, admin in
+            let token = try await admin.token(Seeded.noraNoAccess)
+            let response = try await client.session(token)
+            #expect(response.status == .ok)
+            #expect(response.json["portalRole"] == nil)
+            #expect((response.json["tenantScope"] as? [Any])?.isEmpty == true)
+            let scoped = try await client.session(token, headers: [.tenantHeader: Seeded.acacia])
+            #expect(scoped.status == .notFound)
+        }
+    }
+
+    static let integrationKey = "zgw_test_integration_key_0123456789"
+
+    static var apiKeys: [APIKeyConfiguration] {
+        [
+            APIKeyConfiguration(
+                name: "reporting", sha256: Array(SHA256.hash(data: Array(integrationKey.utf8))),
+                tenants: [Seeded.acacia], routes: ["GET /v1/session"])
+        ]
+    }
+
+    @Test func apiKeysAreForServersOnly() async throws {
+        try await Harness.withGateway(apiKeys: Self.apiKeys) { client, _ in
+            let ok = try await client.execute(uri: "/v1/session", method: .get, headers: [.apiKeyHeader: Self.integrationKey])
+            #expect(ok.status == .ok)
+            #expect(ok.json["kind"] as? String == "integration")
+
+            for marker: HTTPField in [
+                HTTPField(name: .origin, value: "https://portal.example"), HTTPField(name: .cookie, value: "a=b"),
+                HTTPField(name: HTTPField.Name("Sec-Fetch-Mode")!, value: "cors"),
+            ] {
+                var headers: HTTPFields = [.apiKeyHeader: Self.integrationKey]
+                headers.append(marker)
+                let refused = try await client.execute(uri: "/v1/session", method: .get, headers: headers)
+                #expect(refused.status == .badRequest)
+                #expect(refused.problemCode == "api_key_from_browser")
+            }
+
+            let wrong = try await client.execute(uri: "/v1/session", method: .get, headers: [.apiKeyHeader: "nope"])
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.problemCode == "invalid_api_key")
+
+            let otherTenant = try await client.execute(
+                uri: "/v1/session", method: .get, headers: [.apiKeyHeader: Self.integrationKey, .tenantHeader: Seeded.banksia])
+            #expect(otherTenant.status == .notFound)
+        }
+    }
+
+    @Test func apiKeyLimitedToItsRoutes() async throws {
+        let keys = [
+            APIKeyConfiguration(
+                name: "audit", sha256: Array(SHA256.hash(data: Array(Self.integrationKey.utf8))), tenants: [Seeded.acacia],
+                routes: ["GET /v1/audit-events"])
+        ]
+        try await Harness.withGateway(apiKeys: keys) { client, _ in
+            let response = try await client.execute(uri: "/v1/session", method: .get, headers: [.apiKeyHeader: Self.integrationKey])
+            #expect(response.status == .forbidden)
+            #expect(response.problemCode == "forbidden")
+        }
+    }
+
+    @Test func opsRoutesAndProblemShape() async throws {
+        try await Harness.withGateway { client, admin in
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            #expect(health.status == .ok)
+
+            // No refresh loop runs under the router test: keys load on first use.
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .serviceUnavailable)
+            #expect(try await client.session(try await admin.token(Seeded.aliceClientAdmin)).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+
+            let spec = try await client.execute(uri: "/openapi.yaml", method: .get)
+            #expect(spec.status == .ok)
+            #expect(String(buffer: spec.body).contains("/v1/session"))
+
+            let unknown = try await client.execute(uri: "/v1/nothing-here", method: .get, headers: [.xRequestId: "trace-123"])
+            #expect(unknown.status == .notFound || unknown.status == .unauthorized)
+            #expect(unknown.headers[.contentType] == "application/problem+json")
+            #expect(unknown.headers[.xRequestId] == "trace-123")
+            for key in ["type", "title", "status", "detail", "code"] { #expect(unknown.json[key] != nil, "\(key)") }
+
+            let generated = try await client.execute(uri: "/healthz", method: .get)
+            #expect((generated.headers[.xRequestId] ?? "").count >= 16)
+        }
+    }
+
+    @Test func configurationWithoutIssuerOrAudienceDoesNotStart() async throws {
+        let missingAudience = ConfigReader(
+            provider: InMemoryProvider(values: [
+                "issuers.names": .init(.stringArray(["main"]), isSecret: false),
+                "issuers.main.url": "https://issuer.example",
+            ]))
+        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: missingAudience) }
+
+        let missingURL = ConfigReader(
+            provider: InMemoryProvider(values: [
+                "issuers.names": .init(.stringArray(["main"]), isSecret: false),
+                "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false),
+            ]))
+        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: missingURL) }
+
+        let none = ConfigReader(provider: InMemoryProvider(values: [:]))
+        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: none) }
+
+        let hmac = ConfigReader(
+            provider: InMemoryProvider(values: [
+                "issuers.names": .init(.stringArray(["main"]), isSecret: false),
+                "issuers.main.url": "https://issuer.example",
+                "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false),
+                "issuers.main.algorithms": .init(.stringArray(["HS256"]), isSecret: false),
+            ]))
+        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: hmac) }
+    }
+
+    @Test func effectiveConfigurationRedactsSecrets() async throws {
+        let reader = try await GatewayConfiguration.reader(
+            configFile: nil, overrides: [:],
+            environment: [
+                "ZITADEL_GATEWAY_ISSUERS_NAMES": "main",
+                "ZITADEL_GATEWAY_ISSUERS_MAIN_URL": "https://issuer.example",
+                "ZITADEL_GATEWAY_ISSUERS_MAIN_AUDIENCES": "aud1,aud2",
+                "ZITADEL_GATEWAY_ISSUERS_MAIN_INTROSPECTION_CLIENT_ID": "api-app",
+                "ZITADEL_GATEWAY_ISSUERS_MAIN_INTROSPECTION_CLIENT_SECRET": "s3cr3t-value",
+                "ZITADEL_GATEWAY_HTTP_PORT": "9099",
+            ])
+        let configuration = try GatewayConfiguration(reader: reader)
+        #expect(configuration.port == 9099)
+        #expect(configuration.issuers.first?.audiences == ["aud1", "aud2"])
+        let printed = configuration.redactedSummary().joined(separator: "\n")
+        #expect(!printed.contains("s3cr3t-value"))
+        #expect(printed.contains("introspection.clientSecret = <redacted>"))
+    }
+}
+
+extension HTTPField.Name {
+    static let tenantHeader = Self("X-AiDial-Tenant")!
+    static let apiKeyHeader = Self("X-API-Key")!
+    static let xRequestId = Self("X-Request-Id")!
+}

@@ -1,0 +1,81 @@
+import Testing
+
+@testable import SessionValidation
+
+@Suite struct Base64URLTests {
+    @Test func roundTrips() {
+        for length in 0..<40 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test(arguments: ["ab==", "a+b/", "ab c", "a", "abcde", "YQ=", "YR"])
+    func rejectsNonCanonicalOrForeignInput(input: String) {
+        #expect(Base64URL.decode(input) == nil)
+    }
+}
+
+@Suite struct CompactJWSTests {
+    let header = Base64URL.encode(Array(#"{"alg":"RS256","kid":"k1"}"#.utf8))
+    let payload = Base64URL.encode(Array(#"{"sub":"x"}"#.utf8))
+
+    @Test func splitsThreeSegments() throws {
+        let jws = try #require(CompactJWS("\(header).\(payload).c2ln"))
+        #expect(jws.signature == Array("sig".utf8))
+        #expect(String(Substring(jws.signingInput)) == "\(header).\(payload)")
+    }
+
+    @Test(arguments: ["a.b", "a.b.c.d", ".b.c", "a..c", "a.b.", "a.b.c d", "a.b.c=", "a.b.c+"])
+    func rejectsMalformedShapes(token: String) {
+        #expect(CompactJWS(token) == nil)
+    }
+
+    @Test func looksLikeJWSCountsDots() {
+        #expect(CompactJWS.looksLikeJWS("a.b.c"))
+        #expect(!CompactJWS.looksLikeJWS("opaque-token"))
+        #expect(!CompactJWS.looksLikeJWS("a.b.c.d.e"))
+    }
+}
+
+@Suite struct KeySetTests {
+    // A 1024-bit RSA modulus (RFC 7517 appendix style), too short to be trusted.
+    let shortModulus = Base64URL.encode([UInt8](repeating: 0xC3, count: 128))
+
+    @Test func refusesShortRSAKeysAndForeignUse() async throws {
+        let json = """
+            {"keys":[
+              {"kty":"RSA","kid":"short","n":"\(shortModulus)","e":"AQAB","alg":"RS256","use":"sig"},
+              {"kty":"RSA","kid":"enc","n":"\(shortModulus)","e":"AQAB","use":"enc"},
+              {"kty":"oct","kid":"hmac","k":"c2VjcmV0"},
+              {"kid":"no-kty"}
+            ]}
+            """
+        let (set, skipped) = try await KeySet.parse(Array(json.utf8), allowed: [.rs256])
+        #expect(set.keys.isEmpty)
+        #expect(skipped.count == 4)
+    }
+
+    @Test func bitLengthIgnoresLeadingZeros() {
+        #expect(KeySet.bitLength([0x00, 0x80] + [UInt8](repeating: 0, count: 255)) == 2048)
+        #expect(KeySet.bitLength([0x7F] + [UInt8](repeating: 0, count: 255)) == 2047)
+    }
+
+    @Test func rejectsMalformedDocument() async {
+        await #expect(throws: (any Error).self) {
+            _ = try await KeySet.parse(Array("not json".utf8), allowed: [.rs256])
+        }
+    }
+}
+
+@Suite struct ExpiringCacheTests {
+    @Test func staysBoundedAndExpires() {
+        let cache = ExpiringCache<Int>(capacity: 64)
+        for index in 0..<1000 {
+            cache.insert(index, for: TokenKey(token: "t\(index)"), expiresAt: 100)
+        }
+        #expect(cache.count <= 64)
+        #expect(cache.value(for: TokenKey(token: "t999"), now: 50) == 999)
+        #expect(cache.value(for: TokenKey(token: "t999"), now: 100) == nil)
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: format check, build, and every test target.
+# Tests start the mock Zitadel (and, for multi-instance tests, gateways) on loopback ports themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== format check (swift format lint)"
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
+echo "== build"
+swift build --build-tests
+
+echo "== tests"
+swift test --skip-build 2>&1 | tee .build/test-output.txt
