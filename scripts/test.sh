@@ -10,5 +10,8 @@ swift format lint --strict --recursive --parallel Sources Tests Package.swift
 echo "== build"
 swift build --build-tests
 
+echo "== smoke test of the README's run command"
+scripts/smoke.sh
+
 echo "== tests"
 swift test --skip-build 2>&1 | tee .build/test-output.txt

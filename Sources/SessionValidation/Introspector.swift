@@ -1,6 +1,7 @@
 import Foundation
 import JWTKit
 import Logging
+import Metrics
 import NIOHTTP1
 import Synchronization
 
@@ -23,6 +24,8 @@ final class Introspector: Sendable {
     private let cache: ExpiringCache<Outcome>
     private let inFlight = Mutex<[TokenKey: Task<Result<Outcome, ValidationFailure>, Never>]>([:])
     private let assertionSigner: ClientAssertionSigner?
+    private let latency: Metrics.Timer
+    private let outcomes: [String: Counter]
 
     init(
         configuration: IssuerConfiguration, authentication: ClientAuthentication, discovery: IssuerDiscovery,
@@ -35,6 +38,14 @@ final class Introspector: Sendable {
         self.settings = settings
         self.logger = logger
         self.cache = ExpiringCache(capacity: settings.cacheCapacity)
+        self.latency = Metrics.Timer(
+            label: "gateway_provider_call_duration", dimensions: [("issuer", configuration.name), ("call", "introspect")])
+        var outcomes: [String: Counter] = [:]
+        for outcome in ["active", "inactive", "failed"] {
+            outcomes[outcome] = Counter(
+                label: "gateway_introspections_total", dimensions: [("issuer", configuration.name), ("outcome", outcome)])
+        }
+        self.outcomes = outcomes
         if case .privateKeyJWT(let clientId, let keyId, let pem) = authentication {
             self.assertionSigner = try ClientAssertionSigner(clientId: clientId, keyId: keyId, privateKeyPEM: pem)
         } else {
@@ -79,19 +90,25 @@ final class Introspector: Sendable {
             form.append(("client_assertion", assertion))
         }
         let response: ProviderResponse
+        let started = ContinuousClock.now
         do {
             response = try await http.postForm(endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout)
+            latency.record(duration: ContinuousClock.now - started)
         } catch {
+            latency.record(duration: ContinuousClock.now - started)
+            outcomes["failed"]?.increment()
             logger.warning("Introspection failed", metadata: ["issuer": "\(configuration.name)", "reason": "\(error)"])
             return .failure(.introspectionUnavailable)
         }
         guard response.status == 200 else {
+            outcomes["failed"]?.increment()
             // 401 means our own client credentials are wrong: an operator problem, not the caller's.
             logger.error(
                 "Introspection refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
             return .failure(.introspectionUnavailable)
         }
         guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(response.body)) else {
+            outcomes["failed"]?.increment()
             logger.warning("Introspection response malformed", metadata: ["issuer": "\(configuration.name)"])
             return .failure(.introspectionUnavailable)
         }
@@ -99,10 +116,12 @@ final class Introspector: Sendable {
         let outcome: Outcome
         let expiresAt: Double
         if claims.active == true {
+            outcomes["active"]?.increment()
             outcome = .active(claims)
             let bound = now + Double(min(maxAge, settings.introspectionCacheTTL).components.seconds)
             expiresAt = min(bound, claims.expiresAt ?? now)
         } else {
+            outcomes["inactive"]?.increment()
             outcome = .inactive
             expiresAt = now + Double(settings.negativeCacheTTL.components.seconds)
         }

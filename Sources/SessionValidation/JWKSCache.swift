@@ -42,6 +42,7 @@ final class JWKSCache: Sendable {
     private let state = Mutex(State())
     private let fetchCounters: [String: Counter]
     private let staleGauge: Gauge
+    private let fetchLatency: Metrics.Timer
     private static let maxRememberedUnknownKids = 1024
 
     init(configuration: IssuerConfiguration, discovery: IssuerDiscovery, http: ProviderHTTP, logger: Logger) {
@@ -56,6 +57,8 @@ final class JWKSCache: Sendable {
         }
         self.fetchCounters = counters
         self.staleGauge = Gauge(label: "gateway_jwks_stale", dimensions: [("issuer", configuration.name)])
+        self.fetchLatency = Metrics.Timer(
+            label: "gateway_provider_call_duration", dimensions: [("issuer", configuration.name), ("call", "jwks")])
     }
 
     var status: Status {
@@ -88,8 +91,10 @@ final class JWKSCache: Sendable {
             let usable = Self.isUsable(state, now: now, maxStaleness: configuration.jwks.maxStaleness)
             if let kid, usable, let until = state.unknownKids[kid], until > now { return .answer(.unknownKid) }
             if let inFlight = state.inFlight { return .wait(inFlight) }
-            if usable, let last = state.lastForcedFetch, now - last < configuration.jwks.forcedRefetchInterval {
-                return .answer(.unknownKid)
+            // Without usable keys, retry at most once a second rather than once per request.
+            let gate = usable ? configuration.jwks.forcedRefetchInterval : min(configuration.jwks.forcedRefetchInterval, .seconds(1))
+            if let last = state.lastForcedFetch, now - last < gate {
+                return .answer(usable ? .unknownKid : .unavailable)
             }
             state.lastForcedFetch = now
             let task = Task { await self.fetch(reason: .forced) }
@@ -147,6 +152,16 @@ final class JWKSCache: Sendable {
         }
     }
 
+    /// Installs a key set obtained out of band (an offline JWKS document), as if just fetched.
+    func install(_ keySet: KeySet) {
+        let now = clock.now
+        state.withLock { state in
+            state.keySet = keySet
+            state.lastSuccess = now
+            state.lastAttemptFailed = false
+        }
+    }
+
     /// Fetches the set now; returns the next refresh delay on success, nil on failure.
     private func fetch(reason: FetchReason) async -> Duration? {
         defer { state.withLock { $0.inFlight = nil } }
@@ -156,7 +171,9 @@ final class JWKSCache: Sendable {
             return nil
         }
         do {
+            let started = ContinuousClock.now
             let response = try await http.get(endpoints.jwksURL, timeout: configuration.jwks.fetchTimeout)
+            fetchLatency.record(duration: ContinuousClock.now - started)
             guard response.status == 200 else {
                 recordFailure("status \(response.status)")
                 return nil

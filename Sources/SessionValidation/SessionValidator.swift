@@ -101,6 +101,17 @@ public final class SessionValidator: Sendable {
         }
     }
 
+    /// Installs an issuer's JWKS document without fetching it (offline key material, benchmarks).
+    /// Returns the key ids loaded; unusable keys are skipped as they are when fetched.
+    @discardableResult
+    public func installKeys(issuer: String, jwks: [UInt8]) async throws -> [String] {
+        guard let index = byIssuer[issuer] else { throw ConfigurationError("issuer \(issuer) is not configured") }
+        let (keySet, _) = try await KeySet.parse(jwks, allowed: issuers[index].configuration.algorithms)
+        guard !keySet.keys.isEmpty else { throw ConfigurationError("the key set has no usable key") }
+        issuers[index].keys.install(keySet)
+        return keySet.kids
+    }
+
     public var status: [IssuerStatus] {
         issuers.map { issuer in
             let status = issuer.keys.status

@@ -197,10 +197,10 @@ import Testing
             #expect(try await client.session(try await admin.token(Seeded.aliceClientAdmin)).status == .ok)
             _ = try await admin.rotate()
             var tokens: [String] = []
-            for _ in 0..<20 { tokens.append(try await admin.token(Seeded.aliceClientAdmin)) }
+            for _ in 0..<50 { tokens.append(try await admin.token(Seeded.aliceClientAdmin)) }
             try await admin.delete("/mock/admin/journal")
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                for index in 0..<200 {
+                for index in 0..<1000 {
                     let token = tokens[index % tokens.count]
                     group.addTask { try await client.session(token).status }
                 }
@@ -268,5 +268,25 @@ import Testing
     private func b64(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// The whole server on a real socket, with its background services: keys load before any request.
+@Suite struct LiveServerTests {
+    @Test func keysLoadInTheBackgroundAndSessionsValidateOverASocket() async throws {
+        try await Harness.withGateway(testing: .live) { client, admin in
+            var ready = false
+            for _ in 0..<50 where !ready {
+                ready = try await client.execute(uri: "/readyz", method: .get).status == .ok
+                if !ready { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready)
+            let fetchesBeforeRequests = try await admin.jwksFetches()
+            #expect(fetchesBeforeRequests >= 1)
+            let response = try await client.session(try await admin.token(Seeded.bethBanksiaAdmin, ["alg": "EdDSA"]))
+            #expect(response.status == .ok)
+            #expect(response.json["portalRole"] as? String == "client_admin")
+            #expect(try await admin.jwksFetches() == fetchesBeforeRequests)
+        }
     }
 }
