@@ -24,8 +24,11 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let validator = try SessionValidator(
         issuers: configuration.issuers, settings: configuration.validation, httpClient: httpClient, logger: logger)
+    let lifecycle = try await buildMFALifecycle(
+        configuration: configuration, validator: validator, httpClient: httpClient, logger: logger)
     let router = buildRouter(
-        validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry)
+        validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry,
+        lifecycle: lifecycle.service)
 
     var services: [any Service] = []
     if configuration.mockIdp.enabled {
@@ -37,6 +40,7 @@ public func buildApplication(
         services.append(mock)
     }
     services.append(KeyRefreshService(validator: validator))
+    services.append(lifecycle.storeService)
 
     return Application(
         router: router,
@@ -48,7 +52,8 @@ public func buildApplication(
 
 /// The gateway's routes and middleware, shared by the application and router-level tests.
 func buildRouter(
-    validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry
+    validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry,
+    lifecycle: MFALifecycleService? = nil
 )
     -> Router<GatewayRequestContext>
 {
@@ -59,6 +64,11 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware())
     OpsController(validator: validator, registry: registry, openAPI: OpsController.loadOpenAPI()).addRoutes(to: router)
     let v1 = router.group("/v1").add(middleware: AuthenticationMiddleware(validator: validator, apiKeys: apiKeys))
+    if let lifecycle {
+        // After authentication, before every other /v1 route; exempt paths pass through.
+        v1.add(middleware: MFARemediationMiddleware(service: lifecycle))
+        MFALifecycleController(service: lifecycle).addRoutes(to: v1)
+    }
     SessionController(validator: validator).addRoutes(to: v1)
     return router
 }

@@ -40,6 +40,14 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 /// - `validation.maxTokenBytes` (16384), `.cacheCapacity` (100000), `.introspectionCacheSeconds` (60),
 ///   `.negativeCacheSeconds` (10), `.introspectionTimeoutMs` (5000)
 /// - `apiKeys.names` (list); per name `apiKeys.<name>.sha256` (secret), `.tenants`, `.routes`
+/// - `zitadel.url` (default: the first issuer's url), `zitadel.pat` (secret) or `zitadel.keyFile` (service-account
+///   key JSON; with `--with-mock-idp` and neither set, the mock machine user's PAT from the seed),
+///   `zitadel.timeoutMs` (2000, per call including retries), `zitadel.retries` (1, reads only),
+///   `zitadel.cacheSeconds` (10, provider lookups per user)
+/// - `mfa.policyFile` (`Config/mfa-policy.yaml`) or inline `mfa.roles.<role>.requirement|factors`,
+///   `mfa.tenants.names` + `mfa.tenants.<orgId>.required|deniedFactors`; `mfa.setupUrlStyle` (`console` or
+///   `loginV2`), `mfa.userPolicyMetadataKey` (Zitadel user metadata key; value `required` raises the policy)
+/// - `store.url` (`sqlite:.data/gateway.sqlite`; `sqlite::memory:` for tests)
 public struct GatewayConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -49,6 +57,9 @@ public struct GatewayConfiguration: Sendable {
     public var issuers: [IssuerConfiguration]
     public var validation: ValidationSettings
     public var apiKeys: [APIKeyConfiguration]
+    public var zitadel: ZitadelSettings = ZitadelSettings()
+    public var mfa: MFASettings = MFASettings()
+    public var store: StoreSettings = StoreSettings()
 
     public enum LogFormat: String, Sendable { case text, json }
 
@@ -148,6 +159,9 @@ public struct GatewayConfiguration: Sendable {
             keys.append(APIKeyConfiguration(name: name, sha256: hash, tenants: tenants, routes: Set(routes)))
         }
         apiKeys = keys
+        zitadel = try Self.readZitadel(reader: reader, mockIdp: mockIdp)
+        mfa = try Self.readMFA(reader: reader)
+        store = StoreSettings(url: reader.string(forKey: "store.url", default: Self.defaultStoreURL))
     }
 
     private static func readIssuer(name: String, reader: ConfigReader) throws(ConfigurationError) -> IssuerConfiguration {
@@ -284,6 +298,7 @@ public struct GatewayConfiguration: Sendable {
                 "apiKeys.\(key.name).routes = \(key.routes.sorted().joined(separator: ","))",
             ]
         }
+        lines += mfaSummary()
         return lines
     }
 }

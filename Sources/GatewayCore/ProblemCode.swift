@@ -17,13 +17,18 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case issuerUnavailable = "issuer_unavailable"
     case notReady = "not_ready"
     case internalError = "internal_error"
+    case mfaRemediationRequired = "mfa_remediation_required"
+    case staleMarker = "stale_marker"
+    case factorNotAllowed = "factor_not_allowed"
+    case actionUnavailable = "action_unavailable"
 
     /// The HTTP status this code is always served with.
     public var status: Int {
         switch self {
         case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey: 401
         case .invalidRequest, .apiKeyFromBrowser: 400
-        case .forbidden, .noPortalRole: 403
+        case .forbidden, .noPortalRole, .mfaRemediationRequired, .factorNotAllowed: 403
+        case .staleMarker, .actionUnavailable: 409
         case .notFound: 404
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
@@ -50,6 +55,10 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .issuerUnavailable: "Identity provider unavailable"
         case .notReady: "Not ready"
         case .internalError: "Internal error"
+        case .mfaRemediationRequired: "MFA remediation required"
+        case .staleMarker: "Stale lifecycle marker"
+        case .factorNotAllowed: "Factor not allowed"
+        case .actionUnavailable: "Action unavailable"
         }
     }
 }

@@ -99,11 +99,13 @@ enum Harness {
         testing: TestingSetup = .router,
         issuer tweak: (inout IssuerConfiguration) -> Void = { _ in },
         apiKeys: [APIKeyConfiguration] = [],
+        configure: (_ configuration: inout GatewayConfiguration, _ mockBaseURL: String) -> Void = { _, _ in },
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            let configuration = GatewayConfiguration(
+            var configuration = GatewayConfiguration(
                 port: 0, issuers: [issuer(baseURL, tweak)], apiKeys: apiKeys)
+            configure(&configuration, baseURL)
             let app = try await buildApplication(
                 configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
             try await app.test(testing) { client in

@@ -1,0 +1,217 @@
+import Configuration
+import Foundation
+import GatewayCore
+import SessionValidation
+import SystemPackage
+
+/// The Zitadel API client's settings (`zitadel.*`).
+public struct ZitadelSettings: Sendable {
+    /// The instance origin; nil means the first issuer's URL.
+    public var url: String?
+    /// A machine user's personal access token (secret).
+    public var pat: String?
+    /// A machine user's key file (JWT profile), used when no PAT is set.
+    public var keyFile: String?
+    /// Deadline for one provider call, retries included.
+    public var timeout: Duration
+    /// Extra attempts for reads on retryable failures.
+    public var retries: Int
+    /// How long provider lookups are cached per user.
+    public var cacheTTL: Duration
+
+    public init(
+        url: String? = nil, pat: String? = nil, keyFile: String? = nil, timeout: Duration = .milliseconds(2000),
+        retries: Int = 1, cacheTTL: Duration = .seconds(10)
+    ) {
+        self.url = url
+        self.pat = pat
+        self.keyFile = keyFile
+        self.timeout = timeout
+        self.retries = retries
+        self.cacheTTL = cacheTTL
+    }
+}
+
+/// MFA policy and lifecycle settings (`mfa.*`).
+public struct MFASettings: Sendable {
+    /// The policy; read from `policyFile` at start-up unless inline `mfa.roles.*`/`mfa.tenants.*` keys set it.
+    public var policy: MFAPolicyConfiguration
+    /// Where the policy came from (`inline`, `default` or the file path), for `config check`.
+    public var policyOrigin: String
+    /// A policy file still to be read by `buildApplication` (YAML, same keys under `mfa:`).
+    public var policyFile: String?
+    public var setupURLStyle: MFASetupURLStyle
+
+    public init(
+        policy: MFAPolicyConfiguration = MFAPolicyConfiguration(), policyOrigin: String = "default",
+        policyFile: String? = nil, setupURLStyle: MFASetupURLStyle = .console
+    ) {
+        self.policy = policy
+        self.policyOrigin = policyOrigin
+        self.policyFile = policyFile
+        self.setupURLStyle = setupURLStyle
+    }
+}
+
+/// Where lifecycle records and the audit trail live (`store.url`).
+public struct StoreSettings: Sendable {
+    /// `sqlite:PATH` or `sqlite::memory:`.
+    public var url: String
+
+    public init(url: String = "sqlite::memory:") {
+        self.url = url
+    }
+}
+
+extension GatewayConfiguration {
+    public static let defaultMFAPolicyFile = "Config/mfa-policy.yaml"
+    public static let defaultStoreURL = "sqlite:.data/gateway.sqlite"
+    /// The mock's gateway machine user, whose PAT `--with-mock-idp` uses by default.
+    public static let mockServiceUserId = "300000000000000301"
+
+    static func readZitadel(reader: ConfigReader, mockIdp: MockIdpSettings) throws(ConfigurationError) -> ZitadelSettings {
+        var settings = ZitadelSettings(
+            url: reader.string(forKey: "zitadel.url"), pat: reader.string(forKey: "zitadel.pat", isSecret: true),
+            keyFile: reader.string(forKey: "zitadel.keyFile"),
+            timeout: .milliseconds(reader.int(forKey: "zitadel.timeoutMs", default: 2000)),
+            retries: reader.int(forKey: "zitadel.retries", default: 1),
+            cacheTTL: .seconds(reader.int(forKey: "zitadel.cacheSeconds", default: 10)))
+        guard settings.timeout > .zero, settings.retries >= 0, settings.cacheTTL >= .zero else {
+            throw ConfigurationError("zitadel.timeoutMs must be > 0, zitadel.retries and zitadel.cacheSeconds >= 0")
+        }
+        if settings.pat == nil && settings.keyFile == nil && mockIdp.enabled {
+            settings.pat = mockServicePAT(seedFile: mockIdp.seedFile ?? "Mocks/seed.json")
+        }
+        return settings
+    }
+
+    /// The mock machine user's PAT from the seed file (development only; the mock's secrets are public).
+    static func mockServicePAT(seedFile: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: seedFile),
+            let seed = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let machines = seed["machineUsers"] as? [[String: Any]],
+            let machine = machines.first(where: { $0["id"] as? String == mockServiceUserId })
+        else { return nil }
+        for key in ["pat", "personalAccessToken", "accessToken"] {
+            if let value = machine[key] as? String { return value }
+        }
+        for key in ["pats", "personalAccessTokens"] {
+            if let list = machine[key] as? [Any] {
+                if let first = list.first as? String { return first }
+                if let first = list.first as? [String: Any] {
+                    return (first["token"] ?? first["value"] ?? first["pat"]) as? String
+                }
+            }
+        }
+        return nil
+    }
+
+    static func readMFA(reader: ConfigReader) throws(ConfigurationError) -> MFASettings {
+        guard let style = MFASetupURLStyle(rawValue: reader.string(forKey: "mfa.setupUrlStyle", default: "console")) else {
+            throw ConfigurationError("mfa.setupUrlStyle must be console or loginV2")
+        }
+        let metadataKey = reader.string(forKey: "mfa.userPolicyMetadataKey")
+        var settings = MFASettings(setupURLStyle: style)
+        if let inline = try readPolicy(reader: reader.scoped(to: "mfa"), origin: "mfa") {
+            settings.policy = inline
+            settings.policyOrigin = "inline"
+        } else {
+            let file = reader.string(forKey: "mfa.policyFile") ?? defaultMFAPolicyFile
+            if reader.string(forKey: "mfa.policyFile") != nil || FileManager.default.fileExists(atPath: file) {
+                settings.policyFile = file
+                settings.policyOrigin = file
+            }
+        }
+        if let metadataKey { settings.policy.userPolicyMetadataKey = metadataKey.isEmpty ? nil : metadataKey }
+        return settings
+    }
+
+    /// Reads `roles.<role>.required|factors` and `tenants.names` + `tenants.<orgId>.required|deniedFactors`;
+    /// nil when no role or tenant key is present.
+    static func readPolicy(reader: ConfigReader, origin: String) throws(ConfigurationError) -> MFAPolicyConfiguration? {
+        var roles = MFAPolicyConfiguration.defaultRoles
+        var found = false
+        for role in PortalRole.allCases {
+            let scoped = reader.scoped(to: ConfigKey(["roles", role.rawValue]))
+            let requirementValue = scoped.string(forKey: "requirement")
+            let factorsValue = scoped.stringArray(forKey: "factors")
+            guard requirementValue != nil || factorsValue != nil else { continue }
+            found = true
+            var policy = roles[role] ?? RoleMFAPolicy(requirement: .required, factors: [])
+            if let requirementValue {
+                guard let requirement = MFARequirement(rawValue: requirementValue) else {
+                    throw ConfigurationError("\(origin).roles.\(role.rawValue).requirement must be required or optional")
+                }
+                policy.requirement = requirement
+            }
+            if let factorsValue {
+                policy.factors = try factors(factorsValue, key: "\(origin).roles.\(role.rawValue).factors")
+            }
+            roles[role] = policy
+        }
+        var tenants: [String: TenantMFAPolicy] = [:]
+        for orgId in reader.stringArray(forKey: "tenants.names", default: []) {
+            found = true
+            let scoped = reader.scoped(to: ConfigKey(["tenants", orgId]))
+            tenants[orgId] = TenantMFAPolicy(
+                required: scoped.bool(forKey: "required", default: false),
+                deniedFactors: Set(
+                    try factors(scoped.stringArray(forKey: "deniedFactors", default: []), key: "\(origin).tenants.\(orgId).deniedFactors")
+                ))
+        }
+        let metadataKey = reader.string(forKey: "userPolicyMetadataKey")
+        guard found || metadataKey != nil else { return nil }
+        return MFAPolicyConfiguration(roles: roles, tenants: tenants, userPolicyMetadataKey: metadataKey)
+    }
+
+    private static func factors(_ values: [String], key: String) throws(ConfigurationError) -> [MFAFactor] {
+        var result: [MFAFactor] = []
+        for value in values {
+            guard let factor = MFAFactor(rawValue: value) else {
+                throw ConfigurationError(
+                    "\(key): \(value) is not a factor (allowed: \(MFAFactor.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            result.append(factor)
+        }
+        return result
+    }
+
+    /// Reads `mfa.policyFile` if one is pending (YAML with the policy keys under `mfa:`).
+    public mutating func loadMFAPolicyFile() async throws {
+        guard let path = mfa.policyFile else { return }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigurationError("mfa.policyFile \(path) does not exist")
+        }
+        let provider: FileProvider<YAMLSnapshot>
+        do { provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)) } catch {
+            throw ConfigurationError("mfa.policyFile \(path) is not valid YAML")
+        }
+        let reader = ConfigReader(provider: provider).scoped(to: "mfa")
+        let metadataKey = mfa.policy.userPolicyMetadataKey
+        var policy = try Self.readPolicy(reader: reader, origin: path) ?? MFAPolicyConfiguration()
+        if let metadataKey { policy.userPolicyMetadataKey = metadataKey }
+        mfa.policy = policy
+        mfa.policyFile = nil
+    }
+
+    /// `config check` lines for the MFA, Zitadel client and store settings; secrets redacted.
+    func mfaSummary() -> [String] {
+        var lines = [
+            "zitadel.url = \(zitadel.url ?? "(first issuer)")",
+            "zitadel.pat = \(zitadel.pat == nil ? "(none)" : "<redacted>")",
+            "zitadel.keyFile = \(zitadel.keyFile ?? "(none)")",
+            "zitadel.timeoutMs = \(zitadel.timeout.components.seconds * 1000 + zitadel.timeout.components.attoseconds / 1_000_000_000_000_000)",
+            "zitadel.retries = \(zitadel.retries)", "zitadel.cacheSeconds = \(zitadel.cacheTTL.components.seconds)",
+            "mfa.policy = \(mfa.policyOrigin)", "mfa.setupUrlStyle = \(mfa.setupURLStyle.rawValue)",
+            "mfa.userPolicyMetadataKey = \(mfa.policy.userPolicyMetadataKey ?? "(none)")", "store.url = \(store.url)",
+        ]
+        for role in PortalRole.allCases {
+            if let policy = mfa.policy.roles[role] {
+                lines.append(
+                    "mfa.roles.\(role.rawValue) = \(policy.requirement.rawValue) [\(policy.factors.map(\.rawValue).joined(separator: ","))]"
+                )
+            }
+        }
+        return lines
+    }
+}

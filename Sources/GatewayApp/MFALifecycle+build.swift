@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import GatewayStore
+import Logging
+import ServiceLifecycle
+import SessionValidation
+import ZitadelClient
+
+/// The MFA lifecycle's parts, built once per application.
+struct MFALifecycleParts {
+    var service: MFALifecycleService
+    /// Closes the store after graceful shutdown.
+    var storeService: StoreService
+}
+
+/// Opens the store (running migrations), reads the MFA policy file, and builds the Zitadel client.
+///
+/// Without a Zitadel credential the gateway still starts: every lookup then fails and snapshots say
+/// `unavailable`, which the log states once at start-up.
+func buildMFALifecycle(
+    configuration: GatewayConfiguration, validator: SessionValidator, httpClient: HTTPClient, logger: Logger
+) async throws -> MFALifecycleParts {
+    var configuration = configuration
+    try await configuration.loadMFAPolicyFile()
+    let store = try await GatewayStoreFactory.open(url: configuration.store.url)
+    let settings = configuration.zitadel
+    let credential: ZitadelCredential?
+    if let pat = settings.pat, !pat.isEmpty {
+        credential = .pat(pat)
+    } else if let keyFile = settings.keyFile {
+        do { credential = .jwtProfile(try ServiceAccountKey.load(path: keyFile)) } catch {
+            throw ConfigurationError("zitadel.keyFile: cannot read a Zitadel service-account key at \(keyFile)")
+        }
+    } else {
+        credential = nil
+        logger.warning("No Zitadel credential (zitadel.pat or zitadel.keyFile): MFA lifecycle lookups are unavailable")
+    }
+    var directory: (any ZitadelUserDirectory)?
+    if let credential, let url = settings.url ?? configuration.issuers.first?.issuer {
+        do {
+            directory = try ZitadelClient(
+                configuration: ZitadelClientConfiguration(
+                    baseURL: url, credential: credential, timeout: settings.timeout, retries: settings.retries),
+                httpClient: httpClient, logger: logger)
+        } catch {
+            throw ConfigurationError("zitadel.keyFile holds no usable RSA private key")
+        }
+    }
+    let service = MFALifecycleService(
+        directory: directory, store: store, validator: validator, settings: configuration.mfa,
+        cacheTTL: settings.cacheTTL, logger: logger)
+    return MFALifecycleParts(service: service, storeService: StoreService(store: store))
+}
+
+/// Keeps the store open until graceful shutdown, then closes it.
+struct StoreService: Service {
+    let store: any GatewayStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await store.close()
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `GET /v1/portal-mfa-lifecycle` and `POST /v1/portal-mfa-lifecycle/actions`: the Settings Profile and
+/// Account Security surfaces' MFA snapshot and actions.
+struct MFALifecycleController {
+    let service: MFALifecycleService
+
+    static let basePath = "/v1/portal-mfa-lifecycle"
+
+    func addRoutes(to group: RouterGroup<GatewayRequestContext>) {
+        group.get("/portal-mfa-lifecycle", use: snapshot)
+        group.post("/portal-mfa-lifecycle/actions", use: action)
+    }
+
+    @Sendable func snapshot(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let caller = try LifecycleCaller(identity: context.identity)
+        let snapshot = try await service.snapshot(for: caller)
+        return try Self.json(SnapshotDTO(snapshot), status: .ok, marker: snapshot.decision.marker)
+    }
+
+    struct ActionRequest: Decodable {
+        var action: String
+        var marker: String?
+    }
+
+    struct ActionResponseDTO: Encodable {
+        var action: String
+        var url: String?
+        var snapshot: SnapshotDTO
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(action, forKey: .action)
+            try container.encode(url, forKey: .url)
+            try container.encode(snapshot, forKey: .snapshot)
+        }
+
+        enum CodingKeys: String, CodingKey { case action, url, snapshot }
+    }
+
+    @Sendable func action(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let caller = try LifecycleCaller(identity: context.identity)
+        let body: ActionRequest
+        do {
+            body = try await request.decode(as: ActionRequest.self, context: context)
+        } catch {
+            throw GatewayProblem(.invalidRequest, "Send a JSON body {\"action\": ..., \"marker\": ...}.")
+        }
+        guard let action = MFALifecycleAction(rawValue: body.action) else {
+            throw GatewayProblem(
+                .invalidRequest,
+                "Unknown action; expected one of \(MFALifecycleAction.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        if action.requiresMarker && (body.marker ?? "").isEmpty {
+            throw GatewayProblem(.invalidRequest, "This action requires the current lifecycle marker.")
+        }
+        do {
+            let (snapshot, url) = try await service.perform(
+                action, marker: body.marker, caller: caller, requestId: context.requestId)
+            return try Self.json(
+                ActionResponseDTO(action: action.rawValue, url: url, snapshot: SnapshotDTO(snapshot)), status: .ok,
+                marker: snapshot.decision.marker)
+        } catch let stale as StaleMarker {
+            return try Self.staleMarker(stale.snapshot, requestId: context.requestId)
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status, marker: String?) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if let marker { headers[.eTag] = "\"\(marker)\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// 409 `stale_marker`: the problem document carries the fresh snapshot, so the portal can re-render at once.
+    static func staleMarker(_ snapshot: LifecycleSnapshot, requestId: String?) throws -> Response {
+        struct Body: Encodable {
+            var type: String
+            var title: String
+            var status: Int
+            var detail: String
+            var code: String
+            var requestId: String?
+            var snapshot: SnapshotDTO
+        }
+        let code = ProblemCode.staleMarker
+        let body = Body(
+            type: "https://aidial.example/problems/\(code.rawValue)", title: code.title, status: code.status,
+            detail: "The lifecycle changed since this marker was issued; review the fresh snapshot and retry.",
+            code: code.rawValue, requestId: requestId, snapshot: SnapshotDTO(snapshot))
+        var response = try json(body, status: .conflict, marker: snapshot.decision.marker)
+        response.headers[.contentType] = "application/problem+json"
+        return response
+    }
+}
+
+/// The snapshot as the portal reads it; nullable fields are sent as `null`, never omitted.
+struct SnapshotDTO: Encodable {
+    var displayName: String?
+    var email: String?
+    var emailVerified: Bool?
+    var portalRole: String
+    var tenant: String?
+    var policy: String
+    var policySource: String
+    var allowedFactors: [String]
+    var enrolledFactors: [FactorDTO]?
+    var enrollment: String
+    var challenge: String
+    var challengeSource: String
+    var securityStatus: String
+    var recoveryCodeReminder: String
+    var availableActions: [ActionDTO]
+    var marker: String
+    var refreshedAt: String
+    var mfaCompliant: Bool
+
+    struct FactorDTO: Encodable {
+        var factor: String
+        var id: String?
+        var kind: String?
+        var deviceLabel: String?
+        var lastUsedAt: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(factor, forKey: .factor)
+            try container.encode(id, forKey: .id)
+            try container.encode(kind, forKey: .kind)
+            try container.encode(deviceLabel, forKey: .deviceLabel)
+            try container.encode(lastUsedAt, forKey: .lastUsedAt)
+        }
+
+        enum CodingKeys: String, CodingKey { case factor, id, kind, deviceLabel, lastUsedAt }
+    }
+
+    struct ActionDTO: Encodable {
+        var action: String
+        var url: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(action, forKey: .action)
+            try container.encode(url, forKey: .url)
+        }
+
+        enum CodingKeys: String, CodingKey { case action, url }
+    }
+
+    init(_ snapshot: LifecycleSnapshot) {
+        let decision = snapshot.decision
+        displayName = snapshot.provider.displayName
+        email = snapshot.provider.email
+        emailVerified = snapshot.provider.emailVerified
+        portalRole = snapshot.role.rawValue
+        tenant = snapshot.tenant
+        policy = decision.policy.requirement.rawValue
+        policySource = decision.policy.source.rawValue
+        allowedFactors = decision.policy.allowedFactors.map(\.rawValue)
+        enrolledFactors = snapshot.provider.enrolledFactors?.map {
+            FactorDTO(factor: $0.factor.rawValue, id: $0.id, kind: $0.kind, deviceLabel: $0.label, lastUsedAt: $0.lastUsedAt)
+        }
+        enrollment = decision.enrollment.rawValue
+        challenge = decision.challenge.rawValue
+        challengeSource = snapshot.challenge.source.rawValue
+        securityStatus = decision.status.rawValue
+        recoveryCodeReminder = decision.reminder.rawValue
+        availableActions = decision.actions.map { ActionDTO(action: $0.action.rawValue, url: $0.url) }
+        marker = decision.marker
+        refreshedAt = snapshot.refreshedAt.formatted(.iso8601)
+        mfaCompliant = decision.mfaCompliant
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(displayName, forKey: .displayName)
+        try container.encode(email, forKey: .email)
+        try container.encode(emailVerified, forKey: .emailVerified)
+        try container.encode(portalRole, forKey: .portalRole)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(policy, forKey: .policy)
+        try container.encode(policySource, forKey: .policySource)
+        try container.encode(allowedFactors, forKey: .allowedFactors)
+        try container.encode(enrolledFactors, forKey: .enrolledFactors)
+        try container.encode(enrollment, forKey: .enrollment)
+        try container.encode(challenge, forKey: .challenge)
+        try container.encode(challengeSource, forKey: .challengeSource)
+        try container.encode(securityStatus, forKey: .securityStatus)
+        try container.encode(recoveryCodeReminder, forKey: .recoveryCodeReminder)
+        try container.encode(availableActions, forKey: .availableActions)
+        try container.encode(marker, forKey: .marker)
+        try container.encode(refreshedAt, forKey: .refreshedAt)
+        try container.encode(mfaCompliant, forKey: .mfaCompliant)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case displayName, email, emailVerified, portalRole, tenant, policy, policySource, allowedFactors
+        case enrolledFactors, enrollment, challenge, challengeSource, securityStatus, recoveryCodeReminder
+        case availableActions, marker, refreshedAt, mfaCompliant
+    }
+}
+
+/// While MFA is mandatory and not satisfied, every protected route but session, lifecycle and remediation
+/// routes answers 403 `mfa_remediation_required`.
+struct MFARemediationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let service: MFALifecycleService
+
+    /// Exempt paths: the session itself, the lifecycle surface, and the routes that end or manage sessions.
+    static func isExempt(_ path: String) -> Bool {
+        path == "/v1/session" || path.hasPrefix("/v1/session/") || path == "/v1/sessions"
+            || path.hasPrefix("/v1/sessions/") || path == MFALifecycleController.basePath
+            || path.hasPrefix(MFALifecycleController.basePath + "/")
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !Self.isExempt(request.uri.path), case .session(_, let principal, _) = context.identity,
+            principal.portalRole != nil
+        else { return try await next(request, context) }
+        let caller = try LifecycleCaller(identity: context.identity)
+        guard await service.isCompliant(caller) else {
+            throw GatewayProblem(
+                .mfaRemediationRequired,
+                "Multi-factor authentication is required: complete setup or verification, then refresh the security status.")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import GatewayCore
+import Logging
+import NIOCore
+import SQLiteNIO
+
+/// The embedded store: one SQLite connection, serialised by an actor; versioned migrations at open.
+public actor SQLiteGatewayStore: GatewayStore {
+    private let connection: SQLiteConnection
+    private var closed = false
+
+    /// Migrations in order; a version once shipped is never edited.
+    static let migrations: [(version: Int, statements: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE lifecycle_records (
+                    tenant TEXT NOT NULL, user_id TEXT NOT NULL, revision INTEGER NOT NULL,
+                    record TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (tenant, user_id))
+                """,
+                """
+                CREATE TABLE audit_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, time REAL NOT NULL,
+                    tenant TEXT NOT NULL, actor TEXT NOT NULL, session TEXT, action TEXT NOT NULL,
+                    outcome TEXT NOT NULL, metadata TEXT NOT NULL, request_id TEXT)
+                """,
+                "CREATE INDEX audit_events_tenant_seq ON audit_events (tenant, seq)",
+            ]
+        )
+    ]
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    /// A store dropped without `close()` (an application that never ran its services) still closes its connection.
+    deinit {
+        guard !closed else { return }
+        let connection = self.connection
+        Task { try? await connection.close() }
+    }
+
+    /// Opens (creating the file and its directory) and migrates; nil path is an in-memory database.
+    public static func open(path: String?, logger: Logger = Logger(label: "gateway.store")) async throws -> SQLiteGatewayStore {
+        let storage: SQLiteConnection.Storage
+        if let path {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            storage = .file(path: path)
+        } else {
+            storage = .memory
+        }
+        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
+        let store = SQLiteGatewayStore(connection: connection)
+        try await store.migrate()
+        return store
+    }
+
+    public func migrate() async throws {
+        _ = try await connection.query("PRAGMA journal_mode = WAL")
+        _ = try await connection.query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        let rows = try await connection.query("SELECT version FROM schema_migrations")
+        let applied = Set(rows.compactMap { $0.column("version")?.integer.map { Int($0) } })
+        for migration in Self.migrations where !applied.contains(migration.version) {
+            do {
+                _ = try await connection.query("BEGIN IMMEDIATE")
+                for statement in migration.statements { _ = try await connection.query(statement) }
+                _ = try await connection.query(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.integer(migration.version), .float(Date().timeIntervalSince1970)])
+                _ = try await connection.query("COMMIT")
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw GatewayStoreError.migrationFailed(version: migration.version)
+            }
+        }
+    }
+
+    /// Applied migration versions, for tests and `config check`.
+    public func appliedMigrations() async throws -> [Int] {
+        try await connection.query("SELECT version FROM schema_migrations ORDER BY version")
+            .compactMap { $0.column("version")?.integer.map { Int($0) } }
+    }
+
+    public func lifecycleRecord(tenant: String, user: String) async throws -> StoredLifecycleRecord? {
+        let rows = try await connection.query(
+            "SELECT revision, record FROM lifecycle_records WHERE tenant = ? AND user_id = ?",
+            [.text(tenant), .text(user)])
+        guard let row = rows.first, let revision = row.column("revision")?.integer, let json = row.column("record")?.string
+        else { return nil }
+        let record = try JSONDecoder().decode(MFALifecycleRecord.self, from: Data(json.utf8))
+        return StoredLifecycleRecord(record: record, revision: Int(revision))
+    }
+
+    public func saveLifecycleRecord(
+        _ record: MFALifecycleRecord, tenant: String, user: String, expectedRevision: Int
+    ) async throws -> Bool {
+        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        let now = Date().timeIntervalSince1970
+        if expectedRevision == 0 {
+            _ = try await connection.query(
+                """
+                INSERT INTO lifecycle_records (tenant, user_id, revision, record, updated_at) VALUES (?, ?, 1, ?, ?)
+                ON CONFLICT (tenant, user_id) DO NOTHING
+                """, [.text(tenant), .text(user), .text(json), .float(now)])
+        } else {
+            _ = try await connection.query(
+                """
+                UPDATE lifecycle_records SET revision = revision + 1, record = ?, updated_at = ?
+                WHERE tenant = ? AND user_id = ? AND revision = ?
+                """, [.text(json), .float(now), .text(tenant), .text(user), .integer(expectedRevision)])
+        }
+        let changes = try await connection.query("SELECT changes() AS n")
+        return (changes.first?.column("n")?.integer ?? 0) == 1
+    }
+
+    public func appendAuditEvent(_ event: AuditEvent) async throws {
+        let metadata = String(decoding: try JSONEncoder().encode(event.metadata), as: UTF8.self)
+        _ = try await connection.query(
+            """
+            INSERT INTO audit_events (id, time, tenant, actor, session, action, outcome, metadata, request_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(event.id), .float(event.time), .text(event.tenant), .text(event.actor),
+                event.session.map(SQLiteData.text) ?? .null, .text(event.action), .text(event.outcome), .text(metadata),
+                event.requestId.map(SQLiteData.text) ?? .null,
+            ])
+    }
+
+    public func auditEvents(tenant: String, after cursor: String?, limit: Int) async throws -> AuditPage {
+        var after = 0
+        if let cursor {
+            guard let value = Int(cursor), value >= 0 else { throw GatewayStoreError.invalidCursor }
+            after = value
+        }
+        let pageSize = max(1, min(limit, 500))
+        let rows = try await connection.query(
+            """
+            SELECT seq, id, time, tenant, actor, session, action, outcome, metadata, request_id FROM audit_events
+            WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
+            """, [.text(tenant), .integer(after), .integer(pageSize + 1)])
+        var events: [AuditEvent] = []
+        var lastSeq = after
+        for row in rows.prefix(pageSize) {
+            let metadataJSON = row.column("metadata")?.string ?? "{}"
+            let metadata = (try? JSONDecoder().decode([String: String].self, from: Data(metadataJSON.utf8))) ?? [:]
+            events.append(
+                AuditEvent(
+                    id: row.column("id")?.string ?? "", time: row.column("time")?.double ?? 0,
+                    tenant: row.column("tenant")?.string ?? "", actor: row.column("actor")?.string ?? "",
+                    session: row.column("session")?.string, action: row.column("action")?.string ?? "",
+                    outcome: row.column("outcome")?.string ?? "", metadata: metadata,
+                    requestId: row.column("request_id")?.string))
+            lastSeq = Int(row.column("seq")?.integer ?? 0)
+        }
+        return AuditPage(events: events, nextCursor: rows.count > pageSize ? String(lastSeq) : nil)
+    }
+
+    public func close() async throws {
+        guard !closed else { return }
+        closed = true
+        try await connection.close()
+    }
+}

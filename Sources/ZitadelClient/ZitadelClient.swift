@@ -1,0 +1,301 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayCore
+import JWTKit
+import Logging
+import Metrics
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// How the gateway authenticates to Zitadel's APIs.
+public enum ZitadelCredential: Sendable {
+    /// A machine user's personal access token.
+    case pat(String)
+    /// A machine user's key file: a JWT-profile grant at the token endpoint yields access tokens.
+    case jwtProfile(ServiceAccountKey)
+}
+
+/// A Zitadel service-account key file: `{"type":"serviceaccount","keyId","key"(PEM),"userId"}`.
+public struct ServiceAccountKey: Sendable, Decodable {
+    public var keyId: String
+    public var key: String
+    public var userId: String
+
+    public init(keyId: String, key: String, userId: String) {
+        self.keyId = keyId
+        self.key = key
+        self.userId = userId
+    }
+
+    public static func load(path: String) throws -> ServiceAccountKey {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ZitadelClientError.credentialUnavailable("cannot read key file")
+        }
+        do { return try JSONDecoder().decode(ServiceAccountKey.self, from: data) } catch {
+            throw ZitadelClientError.credentialUnavailable("key file is not a Zitadel service-account key")
+        }
+    }
+}
+
+/// Client settings: where, how to authenticate, and how long a call may take.
+public struct ZitadelClientConfiguration: Sendable {
+    /// The instance origin, e.g. `https://my-instance.zitadel.cloud`.
+    public var baseURL: String
+    public var credential: ZitadelCredential
+    /// The deadline for one call, retries included.
+    public var timeout: Duration
+    /// Extra attempts for reads on retryable failures.
+    public var retries: Int
+
+    public init(baseURL: String, credential: ZitadelCredential, timeout: Duration = .seconds(2), retries: Int = 1) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.credential = credential
+        self.timeout = timeout
+        self.retries = max(0, retries)
+    }
+}
+
+/// The v2 User and Session service calls the gateway makes, as a seam for the HTTP layer.
+public protocol ZitadelUserDirectory: Sendable {
+    func getUserByID(_ userId: String) async throws(ZitadelClientError) -> GetUserByIDResponse
+    func listAuthenticationMethodTypes(_ userId: String) async throws(ZitadelClientError) -> ListAuthenticationMethodTypesResponse
+    func listAuthenticationFactors(_ userId: String) async throws(ZitadelClientError) -> ListAuthenticationFactorsResponse
+    func listPasskeys(_ userId: String) async throws(ZitadelClientError) -> ListPasskeysResponse
+    func listUserMetadata(_ userId: String, key: String) async throws(ZitadelClientError) -> ListUserMetadataResponse
+    func getSession(_ sessionId: String) async throws(ZitadelClientError) -> GetSessionResponse
+}
+
+/// A typed client for Zitadel's v2 services over Connect JSON (`POST /<service>/<Method>`), the wire form of
+/// Zitadel's current SDKs. Reads retry on retryable failures within the call deadline; writes never retry.
+public final class ZitadelClient: ZitadelUserDirectory, Sendable {
+    public static let userService = "zitadel.user.v2.UserService"
+    public static let sessionService = "zitadel.session.v2.SessionService"
+
+    let configuration: ZitadelClientConfiguration
+    let httpClient: HTTPClient
+    let logger: Logger
+    private let tokens: ServiceTokenSource
+    private let maxBodyBytes = 1 << 20
+
+    public init(configuration: ZitadelClientConfiguration, httpClient: HTTPClient, logger: Logger) throws {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+        self.tokens = try ServiceTokenSource(
+            credential: configuration.credential, baseURL: configuration.baseURL, httpClient: httpClient)
+    }
+
+    public func getUserByID(_ userId: String) async throws(ZitadelClientError) -> GetUserByIDResponse {
+        try await call(Self.userService, "GetUserByID", ["userId": userId], read: true)
+    }
+
+    public func listAuthenticationMethodTypes(
+        _ userId: String
+    ) async throws(ZitadelClientError) -> ListAuthenticationMethodTypesResponse {
+        try await call(Self.userService, "ListAuthenticationMethodTypes", ["userId": userId], read: true)
+    }
+
+    public func listAuthenticationFactors(_ userId: String) async throws(ZitadelClientError) -> ListAuthenticationFactorsResponse {
+        try await call(Self.userService, "ListAuthenticationFactors", ["userId": userId], read: true)
+    }
+
+    public func listPasskeys(_ userId: String) async throws(ZitadelClientError) -> ListPasskeysResponse {
+        try await call(Self.userService, "ListPasskeys", ["userId": userId], read: true)
+    }
+
+    /// Zitadel v4's `ListUserMetadata`, filtered to one key.
+    public func listUserMetadata(_ userId: String, key: String) async throws(ZitadelClientError) -> ListUserMetadataResponse {
+        let body: [String: any Sendable] = [
+            "userId": userId, "filters": [["keyFilter": ["key": key, "method": "TEXT_FILTER_METHOD_EQUALS"]]],
+        ]
+        return try await call(Self.userService, "ListUserMetadata", body, read: true)
+    }
+
+    public func getSession(_ sessionId: String) async throws(ZitadelClientError) -> GetSessionResponse {
+        try await call(Self.sessionService, "GetSession", ["sessionId": sessionId], read: true)
+    }
+
+    /// One RPC: JSON body in, decoded JSON out; `read` allows retries on retryable failures.
+    public func call<Response: Decodable>(
+        _ service: String, _ method: String, _ body: [String: any Sendable], read: Bool
+    ) async throws(ZitadelClientError) -> Response {
+        let deadline = ContinuousClock.now + configuration.timeout
+        let rpc = "\(service.split(separator: ".").last ?? "")/\(method)"
+        let started = ContinuousClock.now
+        var attempt = 0
+        while true {
+            do {
+                let response: Response = try await attemptCall(service, method, body, deadline: deadline)
+                Self.record(rpc: rpc, outcome: "ok", started: started)
+                return response
+            } catch {
+                attempt += 1
+                let backoff = Duration.milliseconds(50 * attempt)
+                let canRetry = read && error.isRetryable && attempt <= configuration.retries
+                if canRetry, ContinuousClock.now + backoff < deadline {
+                    logger.debug("Retrying Zitadel call", metadata: ["rpc": "\(rpc)", "reason": "\(error.kind)"])
+                    try? await Task.sleep(for: backoff)
+                    continue
+                }
+                Self.record(rpc: rpc, outcome: error.kind, started: started)
+                logger.warning(
+                    "Zitadel call failed", metadata: ["rpc": "\(rpc)", "reason": "\(error.kind)", "errorId": "\(error.errorId ?? "-")"])
+                throw error
+            }
+        }
+    }
+
+    private static func record(rpc: String, outcome: String, started: ContinuousClock.Instant) {
+        Counter(label: "gateway_zitadel_calls_total", dimensions: [("rpc", rpc), ("outcome", outcome)]).increment()
+        Timer(label: "gateway_zitadel_call_duration_seconds", dimensions: [("rpc", rpc)])
+            .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+
+    private func attemptCall<Response: Decodable>(
+        _ service: String, _ method: String, _ body: [String: any Sendable], deadline: ContinuousClock.Instant
+    ) async throws(ZitadelClientError) -> Response {
+        let remaining = deadline - ContinuousClock.now
+        guard remaining > .zero else { throw .timeout }
+        let token = try await tokens.token(timeout: remaining)
+        var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(service)/\(method)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Connect-Protocol-Version", value: "1")
+        request.headers.add(name: "Connect-Timeout-Ms", value: String(max(1, Self.nanoseconds(remaining) / 1_000_000)))
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        guard let json = try? JSONSerialization.data(withJSONObject: body) else {
+            throw .malformedResponse("request body not encodable")
+        }
+        request.body = .bytes(ByteBuffer(data: json))
+        let (status, bytes) = try await execute(request, timeout: deadline - ContinuousClock.now)
+        guard (200..<300).contains(status) else {
+            let error = ZitadelAPIError.decode(status: status, body: bytes)
+            if error.code == .unauthenticated { await tokens.invalidate() }
+            throw .api(error)
+        }
+        do {
+            return try JSONDecoder().decode(Response.self, from: Data(bytes))
+        } catch {
+            throw .malformedResponse("\(method) response does not decode")
+        }
+    }
+
+    func execute(_ request: HTTPClientRequest, timeout: Duration) async throws(ZitadelClientError) -> (Int, [UInt8]) {
+        guard timeout > .zero else { throw .timeout }
+        do {
+            // The whole exchange, body included, is bounded by the deadline.
+            return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                group.addTask {
+                    let response = try await self.httpClient.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
+                    let body = try await response.body.collect(upTo: self.maxBodyBytes)
+                    return (Int(response.status.code), Array(buffer: body))
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw HTTPClientError.deadlineExceeded
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next() else { throw HTTPClientError.deadlineExceeded }
+                return first
+            }
+        } catch let error as HTTPClientError
+            where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout || error == .cancelled
+        {
+            throw .timeout
+        } catch is NIOTooManyBytesError {
+            throw .malformedResponse("response too large")
+        } catch is CancellationError {
+            throw .timeout
+        } catch {
+            throw .transport(String(describing: type(of: error)))
+        }
+    }
+}
+
+/// Supplies the bearer token for API calls: the PAT as is, or a JWT-profile access token fetched from the token
+/// endpoint and refreshed a minute before it expires.
+actor ServiceTokenSource {
+    private let credential: ZitadelCredential
+    private let tokenURL: String
+    private let audience: String
+    private let httpClient: HTTPClient
+    private let keys = JWTKeyCollection()
+    private var privateKey: Insecure.RSA.PrivateKey?
+    private var cached: (token: String, expiresAt: ContinuousClock.Instant)?
+
+    init(credential: ZitadelCredential, baseURL: String, httpClient: HTTPClient) throws {
+        self.credential = credential
+        self.tokenURL = baseURL + "/oauth/v2/token"
+        self.audience = baseURL
+        self.httpClient = httpClient
+        if case .jwtProfile(let key) = credential {
+            do { privateKey = try Insecure.RSA.PrivateKey(pem: key.key) } catch {
+                throw ZitadelClientError.credentialUnavailable("key file holds no usable RSA private key")
+            }
+        }
+    }
+
+    func invalidate() { cached = nil }
+
+    func token(timeout: Duration) async throws(ZitadelClientError) -> String {
+        switch credential {
+        case .pat(let pat): return pat
+        case .jwtProfile(let key):
+            if let cached, cached.expiresAt > ContinuousClock.now { return cached.token }
+            return try await fetch(key: key, timeout: timeout)
+        }
+    }
+
+    private func fetch(key: ServiceAccountKey, timeout: Duration) async throws(ZitadelClientError) -> String {
+        struct Assertion: JWTPayload {
+            var iss: String, sub: String, aud: [String], iat: Int, exp: Int
+            func verify(using algorithm: some JWTAlgorithm) async throws {}
+        }
+        struct TokenResponse: Decodable {
+            var access_token: String
+            var expires_in: Int?
+        }
+        guard let privateKey else { throw .credentialUnavailable("no key") }
+        let now = Int(Date().timeIntervalSince1970)
+        let kid = JWKIdentifier(string: key.keyId)
+        let assertion: String
+        do {
+            await keys.add(rsa: privateKey, digestAlgorithm: .sha256, kid: kid)
+            assertion = try await keys.sign(
+                Assertion(iss: key.userId, sub: key.userId, aud: [audience], iat: now, exp: now + 300), kid: kid)
+        } catch { throw .credentialUnavailable("cannot sign the JWT-profile assertion") }
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion),
+            ("scope", "openid urn:zitadel:iam:org:project:id:zitadel:aud"),
+        ]
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        let encoded = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
+            .joined(separator: "&")
+        var request = HTTPClientRequest(url: tokenURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: encoded))
+        let status: Int
+        let body: ByteBuffer
+        do {
+            let response = try await httpClient.execute(request, timeout: .nanoseconds(ZitadelClient.nanoseconds(timeout)))
+            status = Int(response.status.code)
+            body = try await response.body.collect(upTo: 64 * 1024)
+        } catch { throw .credentialUnavailable("token endpoint unreachable") }
+        guard status == 200, let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(buffer: body)) else {
+            throw .credentialUnavailable("token endpoint answered \(status)")
+        }
+        let lifetime = max(30, (decoded.expires_in ?? 3600) - 60)
+        cached = (decoded.access_token, ContinuousClock.now + .seconds(lifetime))
+        return decoded.access_token
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+@testable import ZitadelClient
+
+/// `Mocks/zitadel/...` relative to this file.
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Mocks/zitadel")
+
+    static func data(_ path: String) throws -> Data {
+        try Data(contentsOf: root.appendingPathComponent(path))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
+        try JSONDecoder().decode(type, from: try data(path))
+    }
+
+    static func files(in folder: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(folder).path)
+            .filter { $0.hasSuffix(".json") }.sorted().map { "\(folder)/\($0)" }
+    }
+}
+
+@Suite struct FixtureDecodingTests {
+    @Test func everyFixtureDecodes() throws {
+        let decoders: [String: (Data) throws -> Void] = [
+            "UserService/GetUserByID": { _ = try JSONDecoder().decode(GetUserByIDResponse.self, from: $0) },
+            "UserService/ListAuthenticationMethodTypes": {
+                _ = try JSONDecoder().decode(ListAuthenticationMethodTypesResponse.self, from: $0)
+            },
+            "UserService/ListAuthenticationFactors": {
+                _ = try JSONDecoder().decode(ListAuthenticationFactorsResponse.self, from: $0)
+            },
+            "UserService/ListPasskeys": { _ = try JSONDecoder().decode(ListPasskeysResponse.self, from: $0) },
+            "UserService/ListUserMetadata": { _ = try JSONDecoder().decode(ListUserMetadataResponse.self, from: $0) },
+            "SessionService/GetSession": { _ = try JSONDecoder().decode(GetSessionResponse.self, from: $0) },
+        ]
+        var count = 0
+        for (folder, decode) in decoders {
+            let files = try Fixtures.files(in: folder)
+            #expect(!files.isEmpty, "no fixtures in \(folder)")
+            for file in files {
+                #expect(throws: Never.self, "\(file)") { try decode(try Fixtures.data(file)) }
+                count += 1
+            }
+        }
+        #expect(count >= 15)
+    }
+
+    @Test func userProfileFields() throws {
+        let full = try Fixtures.decode(GetUserByIDResponse.self, "UserService/GetUserByID/human.json")
+        #expect(full.user?.human?.profile?.displayName == "Alice Nguyen")
+        #expect(full.user?.human?.email?.isVerified == true)
+        #expect(full.user?.preferredLoginName == "alice.admin@acacia-freight.aidial.example")
+        #expect(full.user?.isLocked == false)
+        let sparse = try Fixtures.decode(GetUserByIDResponse.self, "UserService/GetUserByID/optional-fields-absent.json")
+        #expect(sparse.user?.human?.profile?.displayName == nil)
+        #expect(sparse.user?.human?.email?.isVerified == nil)
+        #expect(sparse.user?.human?.phone?.phone == nil)
+        let locked = try Fixtures.decode(
+            GetUserByIDResponse.self, "UserService/GetUserByID/locked-unknown-enum-extra-fields.json")
+        #expect(locked.user?.isLocked == true)
+    }
+
+    @Test func methodTypesKeepUnknownValues() throws {
+        let response = try Fixtures.decode(
+            ListAuthenticationMethodTypesResponse.self, "UserService/ListAuthenticationMethodTypes/unknown-enum.json")
+        #expect(response.authMethodTypes?.count == 3)
+        let none = try Fixtures.decode(
+            ListAuthenticationMethodTypesResponse.self, "UserService/ListAuthenticationMethodTypes/none.json")
+        #expect(none.authMethodTypes == nil)
+    }
+
+    @Test func factorsAndPasskeys() throws {
+        let factors = try Fixtures.decode(
+            ListAuthenticationFactorsResponse.self, "UserService/ListAuthenticationFactors/otp-u2f.json")
+        #expect(factors.result?.count == 3)
+        #expect(factors.result?[0].otp != nil)
+        #expect(factors.result?[2].u2f?.name == "YubiKey 5C NFC")
+        let passkeys = try Fixtures.decode(ListPasskeysResponse.self, "UserService/ListPasskeys/two-passkeys.json")
+        #expect(passkeys.result?.map(\.name) == ["iPhone 15 Pro", "Windows Hello (Surface Laptop)"])
+        let metadata = try Fixtures.decode(ListUserMetadataResponse.self, "UserService/ListUserMetadata/mfa-required.json")
+        #expect(metadata.metadata?.first?.decodedValue == "required")
+    }
+
+    @Test func sessionFactors() throws {
+        let totp = try Fixtures.decode(GetSessionResponse.self, "SessionService/GetSession/password-totp.json")
+        #expect(totp.session?.hasSecondFactor == true)
+        #expect(totp.session?.usedRecoveryCode == false)
+        let recovery = try Fixtures.decode(GetSessionResponse.self, "SessionService/GetSession/password-recovery-code.json")
+        #expect(recovery.session?.usedRecoveryCode == true)
+        let passkey = try Fixtures.decode(GetSessionResponse.self, "SessionService/GetSession/passkey.json")
+        #expect(passkey.session?.factors?.webAuthN?.userVerified == true)
+        let password = try Fixtures.decode(GetSessionResponse.self, "SessionService/GetSession/password-only.json")
+        #expect(password.session?.hasSecondFactor == false)
+    }
+}
+
+@Suite struct ErrorDecodingTests {
+    func decode(_ file: String, status: Int) throws -> ZitadelAPIError {
+        ZitadelAPIError.decode(status: status, body: Array(try Fixtures.data("errors/\(file)")))
+    }
+
+    @Test func connectForm() throws {
+        let error = try decode("connect-failed-precondition.json", status: 400)
+        #expect(error.code == .failedPrecondition)
+        #expect(error.id == ZitadelErrorId.phoneNotVerified)
+        #expect(try decode("connect-not-found.json", status: 404).id == ZitadelErrorId.userNotFound)
+        let noDetails = try decode("connect-no-details.json", status: 401)
+        #expect(noDetails.code == .unauthenticated)
+        #expect(noDetails.id == ZitadelErrorId.invalidToken)
+        #expect(try decode("connect-unknown-code.json", status: 500).code == .unknown)
+    }
+
+    @Test func restForm() throws {
+        let error = try decode("rest-failed-precondition.json", status: 400)
+        #expect(error.code == .failedPrecondition)
+        #expect(error.id == "COMMAND-Q54j2")
+        #expect(try decode("rest-already-exists.json", status: 409).code == .alreadyExists)
+        #expect(try decode("rest-quota.json", status: 429).id == ZitadelErrorId.quotaExhausted)
+    }
+
+    @Test func nonJSONFallsBackToStatus() {
+        let error = ZitadelAPIError.decode(status: 503, body: Array("<html>busy</html>".utf8))
+        #expect(error.code == .unavailable)
+        #expect(error.id == nil)
+        #expect(ZitadelClientError.api(error).isRetryable)
+        #expect(!ZitadelClientError.api(ZitadelAPIError(code: .notFound, httpStatus: 404, id: nil, message: nil)).isRetryable)
+        #expect(!ZitadelClientError.malformedResponse("x").isRetryable)
+        #expect(ZitadelClientError.timeout.isRetryable)
+    }
+
+    @Test func idFromMessage() {
+        #expect(ZitadelAPIError.idFromMessage("User could not be found (QUERY-Dfbg2)") == "QUERY-Dfbg2")
+        #expect(ZitadelAPIError.idFromMessage("no id here (see docs)") == nil)
+        #expect(ZitadelAPIError.idFromMessage("plain") == nil)
+    }
+}
