@@ -163,7 +163,7 @@ public actor SQLiteGatewayStore: GatewayStore {
 
     public func close() async throws {
         guard !closed else { return }
-        closed = true
         try await connection.close()
+        closed = true
     }
 }

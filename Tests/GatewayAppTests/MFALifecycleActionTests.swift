@@ -199,7 +199,7 @@ import Testing
 @Suite struct MFARemediationGateTests {
     /// The production router plus one protected probe route under the same /v1 middleware.
     static func withProbeRouter(
-        _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin) async throws -> Void
+        _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin, MFALifecycleService) async throws -> Void
     ) async throws {
         let pat = try #require(Seeded.servicePAT)
         try await MockZitadelAppRunner.run { baseURL, admin in
@@ -219,13 +219,15 @@ import Testing
             MFALifecycleController(service: lifecycle.service).addRoutes(to: v1)
             SessionController(validator: validator).addRoutes(to: v1)
             v1.get("/probe") { _, _ in "reached" }
-            try await Application(router: router).test(.router) { client in try await body(client, admin) }
+            try await Application(router: router).test(.router) { client in
+                try await body(client, admin, lifecycle.service)
+            }
             try await lifecycle.storeService.store.close()
         }
     }
 
     @Test func nonCompliantPartnerIsBlockedExceptSessionAndLifecycle() async throws {
-        try await Self.withProbeRouter { client, admin in
+        try await Self.withProbeRouter { client, admin, _ in
             let tom = try await admin.token(Seeded.tomPartnerUser, ["amr": ["pwd"]])
             let headers: HTTPFields = [.authorization: "Bearer \(tom)"]
             let blocked = try await client.execute(uri: "/v1/probe", method: .get, headers: headers)
@@ -238,7 +240,7 @@ import Testing
     }
 
     @Test func compliantCallersPass() async throws {
-        try await Self.withProbeRouter { client, admin in
+        try await Self.withProbeRouter { client, admin, _ in
             let priya = try await admin.token(Seeded.priyaPartnerAdmin, ["amr": ["pwd", "otp", "mfa"]])
             let satisfied = try await client.execute(
                 uri: "/v1/probe", method: .get,
@@ -252,6 +254,36 @@ import Testing
             // Optional policy: a client without MFA is compliant.
             let sam = try await admin.token(Seeded.samClientStaff, ["amr": ["pwd"]])
             #expect(try await client.execute(uri: "/v1/probe", method: .get, headers: [.authorization: "Bearer \(sam)"]).status == .ok)
+        }
+    }
+}
+
+/// Every action attempt is an audit event: tenant, actor, session, outcome, request id; never tokens or URLs.
+@Suite struct MFALifecycleAuditTests {
+    @Test func actionsAreAudited() async throws {
+        try await MFARemediationGateTests.withProbeRouter { client, admin, service in
+            let token = try await admin.token(Seeded.aliceClientAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"]])
+            let snapshot = try await client.lifecycle(token)
+            var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+            headers[.init("X-Request-Id")!] = "audit-test-1"
+            let body = try JSONSerialization.data(withJSONObject: ["action": "recovery_codes_stored", "marker": snapshot.marker ?? ""])
+            let stored = try await client.execute(
+                uri: "/v1/portal-mfa-lifecycle/actions", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+            #expect(stored.status == .ok)
+            _ = try await client.act(token, "open_mfa_management_to_disable", marker: snapshot.marker)
+            _ = try await client.act(token, "refresh", marker: nil)
+            let page = try await service.store.auditEvents(tenant: Seeded.acacia, after: nil, limit: 50)
+            #expect(
+                page.events.map(\.action) == [
+                    "mfa_lifecycle.recovery_codes_stored", "mfa_lifecycle.open_mfa_management_to_disable",
+                    "mfa_lifecycle.refresh",
+                ])
+            #expect(page.events.map(\.outcome) == ["ok", "stale_marker", "ok"])
+            #expect(page.events.allSatisfy { $0.actor == Seeded.aliceClientAdmin && $0.session != nil })
+            #expect(page.events.first?.requestId == "audit-test-1")
+            for event in page.events {
+                #expect(!event.metadata.values.contains { $0.contains(token) || $0.contains("http") })
+            }
         }
     }
 }

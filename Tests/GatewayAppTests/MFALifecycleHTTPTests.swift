@@ -254,3 +254,22 @@ import Testing
         }
     }
 }
+
+/// The session's MFA state cannot be verified: no `amr` in the JWT, no introspection, no session id.
+@Suite struct MFALifecycleUnverifiableSessionTests {
+    @Test func statusUnavailableWhenTheChallengeIsUnknown() async throws {
+        let pat = try #require(Seeded.servicePAT)
+        let withoutIntrospection: Harness.IssuerTweak = { $0.introspection = nil }
+        let configure = { (configuration: inout GatewayConfiguration, baseURL: String) in
+            configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, cacheTTL: .zero)
+        }
+        try await Harness.withGateway(issuer: withoutIntrospection, configure: configure) { client, admin in
+            let token = try await admin.token(Seeded.aliceClientAdmin, ["amr": ["pwd", "otp", "mfa"]])
+            let response = try await client.lifecycle(token)
+            #expect(response.status_ == "unavailable")
+            #expect(response.json["challenge"] as? String == "unknown")
+            #expect(response.json["enrollment"] as? String == "enrolled")
+            #expect(response.json["displayName"] as? String == "Alice Nguyen")
+        }
+    }
+}

@@ -114,3 +114,51 @@ import Testing
         #expect(throws: ZitadelClientError.self) { _ = try ServiceAccountKey.load(path: path + ".missing") }
     }
 }
+
+/// JWT-profile credentials: the token is fetched from the token endpoint once, then reused.
+@Suite struct ServiceTokenLiveTests {
+    @Test func jwtProfileTokenIsFetchedOnceAndUsed() async throws {
+        try await MockZitadelApp.withRunningMock { baseURL, _ in
+            let live = ZitadelClientLiveTests()
+            // The mock has no JWT-bearer grant: its token endpoint is shaped to answer with the service PAT,
+            // which its v2 services then accept as the bearer.
+            let seed = try JSONSerialization.jsonObject(with: Fixtures.data("../seed.json")) as? [String: Any]
+            let machines = seed?["machineUsers"] as? [[String: Any]] ?? []
+            let pats = machines.first?["personalAccessTokens"] as? [[String: Any]] ?? []
+            let pat = try #require(pats.first?["token"] as? String)
+            try await live.fault(
+                baseURL,
+                FaultSpec(
+                    path: "/oauth/v2/token", status: 200, body: #"{"access_token":"\#(pat)","token_type":"Bearer","expires_in":3600}"#))
+            let appKey = try JSONSerialization.jsonObject(with: Fixtures.data("../keys/gateway-api-app-key.json")) as? [String: Any]
+            let key = ServiceAccountKey(
+                keyId: try #require(appKey?["keyId"] as? String), key: try #require(appKey?["key"] as? String),
+                userId: "300000000000000301")
+            let client = try ZitadelClient(
+                configuration: ZitadelClientConfiguration(baseURL: baseURL, credential: .jwtProfile(key), timeout: .seconds(3)),
+                httpClient: .shared, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let user = try await client.getUserByID("300000000000001001")
+            #expect(user.user?.userId == "300000000000001001")
+            _ = try await client.listPasskeys("300000000000001002")
+            #expect(try await live.journalCount(baseURL, path: "/oauth/v2/token") == 1)
+        }
+    }
+
+    @Test func aRefusedTokenEndpointIsACredentialError() async throws {
+        try await MockZitadelApp.withRunningMock { baseURL, _ in
+            let live = ZitadelClientLiveTests()
+            try await live.fault(baseURL, FaultSpec(path: "/oauth/v2/token", status: 401, body: #"{"error":"invalid_grant"}"#))
+            let appKey = try JSONSerialization.jsonObject(with: Fixtures.data("../keys/gateway-api-app-key.json")) as? [String: Any]
+            let key = ServiceAccountKey(
+                keyId: try #require(appKey?["keyId"] as? String), key: try #require(appKey?["key"] as? String), userId: "1")
+            let client = try ZitadelClient(
+                configuration: ZitadelClientConfiguration(baseURL: baseURL, credential: .jwtProfile(key), retries: 2),
+                httpClient: .shared, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            await #expect(throws: ZitadelClientError.credentialUnavailable("token endpoint answered 401")) {
+                _ = try await client.getUserByID("300000000000001001")
+            }
+            // Without a token no API call is made.
+            #expect(try await live.journalCount(baseURL, path: "/zitadel.user.v2.UserService/GetUserByID") == 0)
+        }
+    }
+}
