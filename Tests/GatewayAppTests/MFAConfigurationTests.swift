@@ -1,0 +1,86 @@
+import Configuration
+import Foundation
+import GatewayCore
+import Testing
+
+@testable import GatewayApp
+
+/// `zitadel.*`, `mfa.*` and `store.url` as read through the configuration chain.
+@Suite struct MFAConfigurationTests {
+    static let issuer = [
+        "ZITADEL_GATEWAY_ISSUERS_NAMES": "main", "ZITADEL_GATEWAY_ISSUERS_MAIN_URL": "https://id.example.com",
+        "ZITADEL_GATEWAY_ISSUERS_MAIN_AUDIENCES": "aud1",
+    ]
+
+    static func configuration(_ environment: [String: String]) async throws -> GatewayConfiguration {
+        let reader = try await GatewayConfiguration.reader(
+            configFile: nil, environment: issuer.merging(environment) { _, new in new })
+        return try GatewayConfiguration(reader: reader)
+    }
+
+    @Test func defaultsAndThePolicyFile() async throws {
+        var configuration = try await Self.configuration([:])
+        #expect(configuration.zitadel.url == nil)
+        #expect(configuration.zitadel.pat == nil)
+        #expect(configuration.zitadel.timeout == .milliseconds(2000))
+        #expect(configuration.zitadel.retries == 1)
+        #expect(configuration.zitadel.cacheTTL == .seconds(10))
+        #expect(configuration.store.url == "sqlite:.data/gateway.sqlite")
+        #expect(configuration.mfa.setupURLStyle == .console)
+        #expect(configuration.mfa.policyFile == "Config/mfa-policy.yaml")
+        try await configuration.loadMFAPolicyFile()
+        #expect(configuration.mfa.policy.roles == MFAPolicyConfiguration.defaultRoles)
+        #expect(configuration.mfa.policy.userPolicyMetadataKey == "aidial.mfa.policy")
+        #expect(configuration.mfa.policy.tenants.isEmpty)
+    }
+
+    @Test func inlineKeysAndSecretsAreRedacted() async throws {
+        let configuration = try await Self.configuration([
+            "ZITADEL_GATEWAY_ZITADEL_URL": "https://api.example.com", "ZITADEL_GATEWAY_ZITADEL_PAT": "pat-s3cr3t",
+            "ZITADEL_GATEWAY_ZITADEL_TIMEOUT_MS": "750", "ZITADEL_GATEWAY_ZITADEL_RETRIES": "2",
+            "ZITADEL_GATEWAY_MFA_SETUP_URL_STYLE": "loginV2",
+            "ZITADEL_GATEWAY_MFA_ROLES_CLIENT_STAFF_REQUIREMENT": "required",
+            "ZITADEL_GATEWAY_MFA_TENANTS_NAMES": "300000000000000102",
+            "ZITADEL_GATEWAY_MFA_TENANTS_300000000000000102_DENIED_FACTORS": "sms_otp,email_otp",
+            "ZITADEL_GATEWAY_MFA_USER_POLICY_METADATA_KEY": "portal.mfa",
+            "ZITADEL_GATEWAY_STORE_URL": "sqlite::memory:",
+        ])
+        #expect(configuration.zitadel.url == "https://api.example.com")
+        #expect(configuration.zitadel.timeout == .milliseconds(750))
+        #expect(configuration.zitadel.retries == 2)
+        #expect(configuration.mfa.setupURLStyle == .loginV2)
+        #expect(configuration.mfa.policyOrigin == "inline")
+        #expect(configuration.mfa.policy.roles[.clientStaff]?.requirement == .required)
+        #expect(configuration.mfa.policy.roles[.partnerUser]?.requirement == .required)
+        #expect(configuration.mfa.policy.tenants["300000000000000102"]?.deniedFactors == [.smsOTP, .emailOTP])
+        #expect(configuration.mfa.policy.userPolicyMetadataKey == "portal.mfa")
+        #expect(configuration.store.url == "sqlite::memory:")
+        let printed = configuration.redactedSummary().joined(separator: "\n")
+        #expect(!printed.contains("pat-s3cr3t"))
+        #expect(printed.contains("zitadel.pat = <redacted>"))
+        #expect(printed.contains("zitadel.timeoutMs = 750"))
+    }
+
+    @Test(arguments: [
+        ["ZITADEL_GATEWAY_MFA_SETUP_URL_STYLE": "portal"],
+        ["ZITADEL_GATEWAY_MFA_ROLES_CLIENT_ADMIN_FACTORS": "totp,carrier_pigeon"],
+        ["ZITADEL_GATEWAY_MFA_ROLES_CLIENT_ADMIN_REQUIREMENT": "sometimes"],
+        ["ZITADEL_GATEWAY_ZITADEL_TIMEOUT_MS": "0"],
+    ])
+    func invalidSettingsDoNotStart(_ environment: [String: String]) async throws {
+        await #expect(throws: ConfigurationError.self) { _ = try await Self.configuration(environment) }
+    }
+
+    @Test func theMockPATIsTheDefaultWithTheMockIdp() async throws {
+        let configuration = try await Self.configuration([
+            "ZITADEL_GATEWAY_MOCK_IDP_ENABLED": "true", "ZITADEL_GATEWAY_MOCK_IDP_SEED_FILE": Seeded.seedFile,
+        ])
+        #expect(configuration.zitadel.pat == Seeded.servicePAT)
+        #expect(configuration.zitadel.pat != nil)
+    }
+
+    @Test func aMissingPolicyFileDoesNotStart() async throws {
+        var configuration = try await Self.configuration(["ZITADEL_GATEWAY_MFA_POLICY_FILE": "/nonexistent/policy.yaml"])
+        await #expect(throws: ConfigurationError.self) { try await configuration.loadMFAPolicyFile() }
+    }
+}
