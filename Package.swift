@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "zitadel-gateway", targets: ["zitadel-gateway"]),
         .library(name: "GatewayApp", targets: ["GatewayApp"]),
         .library(name: "MockZitadel", targets: ["MockZitadel"]),
+        .library(name: "SessionValidation", targets: ["SessionValidation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -68,12 +68,22 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     /// RFC 6750 §2.1: the scheme is case-insensitive, one or more spaces, then the b64token.
+    ///
+    /// Works on UTF-8 bytes: this runs on every request, and tokens are a kilobyte or more.
     static func bearerToken(_ header: String) -> String? {
-        let trimmed = header.drop { $0 == " " }
-        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = trimmed.dropFirst(7).drop { $0 == " " }
-        guard !token.isEmpty, !token.contains(" ") else { return nil }
-        return String(token)
+        let utf8 = header.utf8
+        var index = utf8.startIndex
+        while index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") { index = utf8.index(after: index) }
+        for expected in "bearer".utf8 {
+            guard index < utf8.endIndex, utf8[index] | 0x20 == expected else { return nil }
+            index = utf8.index(after: index)
+        }
+        guard index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") else { return nil }
+        while index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") { index = utf8.index(after: index) }
+        guard index < utf8.endIndex else { return nil }
+        let token = utf8[index...]
+        guard !token.contains(UInt8(ascii: " ")) else { return nil }
+        return String(Substring(token))
     }
 
     static func hasBrowserMarkers(_ headers: HTTPFields) -> Bool {

@@ -9,19 +9,32 @@ import SessionValidation
 struct SessionController {
     let validator: SessionValidator
 
-    struct TenantDTO: ResponseEncodable {
+    struct TenantDTO: Sendable {
         var orgId: String
         var domain: String?
         var roles: [String]
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.key("orgId")
+                json.string(orgId)
+                if let domain {
+                    json.key("domain")
+                    json.string(domain)
+                }
+                json.key("roles")
+                json.array(roles) { json, role in json.string(role) }
+            }
+        }
     }
 
-    struct MFADTO: ResponseEncodable {
+    struct MFADTO: Sendable {
         var state: String
         var source: String
         var amr: [String]?
     }
 
-    struct SessionDTO: ResponseEncodable {
+    struct SessionDTO: ResponseGenerator {
         var kind: String
         var subject: String?
         var issuer: String?
@@ -36,6 +49,45 @@ struct SessionController {
         var expiresAt: String?
         var authTime: String?
         var apiKey: String?
+
+        /// Written by hand: see `JSONWriter`. Optional fields that are nil are omitted, as `JSONEncoder` does.
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var json = JSONWriter()
+            json.object { json in
+                json.key("kind")
+                json.string(kind)
+                for (name, value) in [
+                    ("subject", subject), ("issuer", issuer), ("tokenFormat", tokenFormat), ("username", username),
+                    ("portalRole", portalRole), ("homeOrgId", homeOrgId), ("sessionId", sessionId),
+                    ("expiresAt", expiresAt), ("authTime", authTime), ("apiKey", apiKey),
+                ] as [(StaticString, String?)] {
+                    if let value {
+                        json.key(name)
+                        json.string(value)
+                    }
+                }
+                if let activeTenant {
+                    json.key("activeTenant")
+                    activeTenant.write(to: &json)
+                }
+                json.key("tenantScope")
+                json.array(tenantScope) { json, tenant in tenant.write(to: &json) }
+                if let mfa {
+                    json.key("mfa")
+                    json.object { json in
+                        json.key("state")
+                        json.string(mfa.state)
+                        json.key("source")
+                        json.string(mfa.source)
+                        if let amr = mfa.amr {
+                            json.key("amr")
+                            json.array(amr) { json, value in json.string(value) }
+                        }
+                    }
+                }
+            }
+            return json.response()
+        }
     }
 
     func addRoutes(to group: RouterGroup<GatewayRequestContext>) {

@@ -33,6 +33,21 @@ enum Base64URL {
         return output
     }
 
+    /// True when `input` would decode: the alphabet, the length and canonical trailing bits. Allocates nothing.
+    static func isValid(_ input: some Collection<UInt8>) -> Bool {
+        if input.count % 4 == 1 { return false }
+        var last: UInt8 = 0
+        for byte in input {
+            last = decodeTable[Int(byte)]
+            if last == 0xFF { return false }
+        }
+        switch input.count % 4 {
+        case 2: return last & 0x0F == 0
+        case 3: return last & 0x03 == 0
+        default: return true
+        }
+    }
+
     static func decode(_ string: String) -> [UInt8]? {
         decode(Array(string.utf8))
     }

@@ -1,42 +1,78 @@
 /// A JWS in compact serialisation, split strictly: three base64url segments, no padding, nothing else.
 struct CompactJWS: Sendable {
-    /// The raw header segment: identical headers are parsed once (see `HeaderCache`).
-    var headerSegment: Substring.UTF8View
-    var headerBytes: [UInt8]
+    private let token: String
+    /// Byte offsets of the two dots.
+    private let firstDot: Int
+    private let secondDot: Int
     var payloadBytes: [UInt8]
     var signature: [UInt8]
-    /// `header.payload` as sent: the bytes the signature covers.
-    var signingInput: Substring.UTF8View
 
-    /// Returns nil unless `token` has exactly the shape of a compact JWS.
+    /// Returns nil unless `token` has exactly the shape of a compact JWS. The header segment is decoded
+    /// lazily (`headerBytes`): identical headers are parsed once (see the validator's header cache).
     init?(_ token: String) {
+        var token = token
+        let parsed: (Int, Int, [UInt8], [UInt8])? = token.withUTF8 { bytes in
+            guard let (first, second) = Self.dots(bytes), first > 0, second > first + 1, second < bytes.count - 1 else {
+                return nil
+            }
+            guard Base64URL.isValid(UnsafeBufferPointer(rebasing: bytes[0..<first])),
+                let payload = Base64URL.decode(UnsafeBufferPointer(rebasing: bytes[(first + 1)..<second])),
+                let signature = Base64URL.decode(UnsafeBufferPointer(rebasing: bytes[(second + 1)...]))
+            else { return nil }
+            return (first, second, payload, signature)
+        }
+        guard let (first, second, payload, signature) = parsed else { return nil }
+        self.token = token
+        self.firstDot = first
+        self.secondDot = second
+        self.payloadBytes = payload
+        self.signature = signature
+    }
+
+    /// The positions of exactly two dots, or nil.
+    private static func dots(_ bytes: UnsafeBufferPointer<UInt8>) -> (Int, Int)? {
+        var first = -1
+        var second = -1
+        for index in bytes.indices where bytes[index] == UInt8(ascii: ".") {
+            if first < 0 {
+                first = index
+            } else if second < 0 {
+                second = index
+            } else {
+                return nil
+            }
+        }
+        return second > 0 ? (first, second) : nil
+    }
+
+    /// The raw header segment, the key of the header cache.
+    var headerSegment: Substring {
         let utf8 = token.utf8
-        guard let firstDot = utf8.firstIndex(of: UInt8(ascii: ".")) else { return nil }
-        let afterFirst = utf8.index(after: firstDot)
-        guard let secondDot = utf8[afterFirst...].firstIndex(of: UInt8(ascii: ".")) else { return nil }
-        let afterSecond = utf8.index(after: secondDot)
-        let header = utf8[utf8.startIndex..<firstDot]
-        let payload = utf8[afterFirst..<secondDot]
-        let signature = utf8[afterSecond...]
-        guard !header.isEmpty, !payload.isEmpty, !signature.isEmpty,
-            !signature.contains(UInt8(ascii: "."))
-        else { return nil }
-        guard let headerBytes = Base64URL.decode(header),
-            let payloadBytes = Base64URL.decode(payload),
-            let signatureBytes = Base64URL.decode(signature)
-        else { return nil }
-        let substring = Substring(token)
-        self.headerSegment = substring[substring.startIndex..<firstDot].utf8
-        self.headerBytes = headerBytes
-        self.payloadBytes = payloadBytes
-        self.signature = signatureBytes
-        self.signingInput = substring[substring.startIndex..<secondDot].utf8
+        return Substring(utf8[utf8.startIndex..<utf8.index(utf8.startIndex, offsetBy: firstDot)])
+    }
+
+    /// The decoded header (validated as base64url in `init`).
+    var headerBytes: [UInt8] {
+        var token = token
+        return token.withUTF8 { Base64URL.decode(UnsafeBufferPointer(rebasing: $0[0..<firstDot])) } ?? []
+    }
+
+    /// `header.payload` as sent: the bytes the signature covers.
+    var signingInput: Substring {
+        let utf8 = token.utf8
+        return Substring(utf8[utf8.startIndex..<utf8.index(utf8.startIndex, offsetBy: secondDot)])
+    }
+
+    /// Runs `body` over the signing input's bytes without copying them.
+    func withSigningInput<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var token = token
+        let end = secondDot
+        return try token.withUTF8 { try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[0..<end]))) }
     }
 
     /// A cheap test whether a bearer value is shaped like a JWS (two dots) rather than an opaque token.
     static func looksLikeJWS(_ token: String) -> Bool {
-        var dots = 0
-        for byte in token.utf8 where byte == UInt8(ascii: ".") { dots += 1 }
-        return dots == 2
+        var token = token
+        return token.withUTF8 { dots($0) != nil }
     }
 }

@@ -8,7 +8,8 @@ public struct TokenKey: Hashable, Sendable {
 
     public init(token: String) {
         var hasher = SHA256()
-        hasher.update(data: Array(token.utf8))
+        var token = token
+        token.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         let digest = hasher.finalize()
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         digest.withUnsafeBytes { raw in

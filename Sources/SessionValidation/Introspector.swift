@@ -107,7 +107,7 @@ final class Introspector: Sendable {
                 "Introspection refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
             return .failure(.introspectionUnavailable)
         }
-        guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(response.body)) else {
+        guard let claims = try? ClaimsParser.parse(response.body) else {
             outcomes["failed"]?.increment()
             logger.warning("Introspection response malformed", metadata: ["issuer": "\(configuration.name)"])
             return .failure(.introspectionUnavailable)

@@ -58,7 +58,8 @@ public final class SessionValidator: Sendable {
     private let inactive: ExpiringCache<ValidationFailure>
     private let headers = Mutex<[Substring: JOSEHeader]>([:])
     private let logger: Logger
-    private let outcomeCounters: Mutex<[String: Counter]> = Mutex([:])
+    private let validCounters: [String: Counter]
+    private let failureCounters: [ValidationFailure: Counter]
     private let cacheHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "hit")])
     private let cacheMisses = Counter(label: "gateway_token_cache_total", dimensions: [("result", "miss")])
 
@@ -92,6 +93,14 @@ public final class SessionValidator: Sendable {
         self.verified = ExpiringCache(capacity: settings.cacheCapacity)
         self.inactive = ExpiringCache(capacity: max(1024, settings.cacheCapacity / 10))
         self.logger = logger
+        self.validCounters = Dictionary(
+            uniqueKeysWithValues: configurations.map {
+                ($0.name, Counter(label: "gateway_token_validations_total", dimensions: [("issuer", $0.name), ("outcome", "valid")]))
+            })
+        self.failureCounters = Dictionary(
+            uniqueKeysWithValues: ValidationFailure.allCases.map {
+                ($0, Counter(label: "gateway_token_validations_total", dimensions: [("issuer", "-"), ("outcome", $0.rawValue)]))
+            })
     }
 
     /// Runs every issuer's JWKS refresh loop until cancelled.
@@ -134,23 +143,12 @@ public final class SessionValidator: Sendable {
     public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
         do {
             let result = try await validateUncounted(token)
-            count(result.issuer.name, "valid")
+            validCounters[result.issuer.name]?.increment()
             return result
         } catch {
-            count("-", error.rawValue)
+            failureCounters[error]?.increment()
             throw error
         }
-    }
-
-    private func count(_ issuer: String, _ outcome: String) {
-        let key = issuer + "|" + outcome
-        let counter = outcomeCounters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: "gateway_token_validations_total", dimensions: [("issuer", issuer), ("outcome", outcome)])
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
     }
 
     private func validateUncounted(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
@@ -181,7 +179,7 @@ public final class SessionValidator: Sendable {
     // MARK: JWT
 
     private func header(_ jws: CompactJWS) throws(ValidationFailure) -> JOSEHeader {
-        let segment = Substring(jws.headerSegment)
+        let segment = jws.headerSegment
         if let known = headers.withLock({ $0[segment] }) { return known }
         guard let header = try? JSONDecoder().decode(JOSEHeader.self, from: Data(jws.headerBytes)) else {
             throw .malformed
@@ -200,7 +198,7 @@ public final class SessionValidator: Sendable {
         if let typ = header.typ?.lowercased(), !["jwt", "at+jwt", "application/at+jwt"].contains(typ) {
             throw .unsupportedTokenType
         }
-        guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(jws.payloadBytes)) else {
+        guard let claims = try? ClaimsParser.parse(jws.payloadBytes) else {
             throw .malformed
         }
         guard let iss = claims.issuer, let index = byIssuer[iss] else { throw .unknownIssuer }
@@ -217,7 +215,7 @@ public final class SessionValidator: Sendable {
         case .unavailable: throw .keysUnavailable
         }
         guard let verifier = verificationKey.verifiers[alg] else { throw .algorithmKeyMismatch }
-        let valid = (try? verifier.verify(jws.signature, signs: Array(jws.signingInput))) ?? false
+        let valid = jws.withSigningInput { input in (try? verifier.verify(jws.signature, signs: input)) ?? false }
         guard valid else { throw .badSignature }
         try checkTimeAndAudience(claims, configuration: configuration, now: now)
         return VerifiedToken(

@@ -51,6 +51,12 @@ public struct TokenClaims: Decodable, Sendable, Equatable {
     static let projectRolesPrefix = "urn:zitadel:iam:org:project:"
     static let projectRolesSuffix = ":roles"
 
+    /// Empty claims, filled in by `ClaimsParser`.
+    init() {
+        audience = []
+        roles = RoleGrants()
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: DynamicKey.self)
         func string(_ key: String) -> String? { try? container.decodeIfPresent(String.self, forKey: DynamicKey(key)) }

@@ -23,7 +23,8 @@ import Testing
     @Test func splitsThreeSegments() throws {
         let jws = try #require(CompactJWS("\(header).\(payload).c2ln"))
         #expect(jws.signature == Array("sig".utf8))
-        #expect(String(Substring(jws.signingInput)) == "\(header).\(payload)")
+        #expect(String(jws.signingInput) == "\(header).\(payload)")
+        #expect(jws.headerBytes == Array(#"{"alg":"RS256","kid":"k1"}"#.utf8))
     }
 
     @Test(arguments: ["a.b", "a.b.c.d", ".b.c", "a..c", "a.b.", "a.b.c d", "a.b.c=", "a.b.c+"])
@@ -77,5 +78,18 @@ import Testing
         #expect(cache.count <= 64)
         #expect(cache.value(for: TokenKey(token: "t999"), now: 50) == 999)
         #expect(cache.value(for: TokenKey(token: "t999"), now: 100) == nil)
+    }
+}
+
+@Suite struct Base64URLValidityTests {
+    @Test func isValidAgreesWithDecode() {
+        let samples = ["", "YQ", "YWI", "YWJj", "YR", "YWJ", "ab==", "a", "a+b", "AAAA", "AAB", "AAC", "AB", "AE"]
+        for sample in samples {
+            #expect(Base64URL.isValid(Array(sample.utf8)) == (Base64URL.decode(sample) != nil), "\(sample)")
+        }
+        for length in 0..<24 {
+            let encoded = Base64URL.encode((0..<length).map { UInt8(truncatingIfNeeded: $0 &* 91) })
+            #expect(Base64URL.isValid(Array(encoded.utf8)))
+        }
     }
 }

@@ -1,0 +1,383 @@
+import GatewayCore
+
+/// A strict, single-pass JSON reader for token claims and introspection responses.
+///
+/// Validation decodes one claims object per uncached token, and Foundation's `JSONDecoder` cost more than the
+/// RSA signature check itself; this reads RFC 8259 JSON straight into `TokenClaims`. It is strict where a
+/// lenient parser would open a differential: duplicate members of a claim the gateway reads are refused,
+/// as are trailing bytes, unescaped control characters, invalid escapes, lone surrogates and depth > 32.
+struct ClaimsParser {
+    struct Malformed: Error {}
+
+    private let bytes: [UInt8]
+    private var index = 0
+    private static let maxDepth = 32
+
+    private init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Parses a JSON object into claims; throws `Malformed` for anything that is not one.
+    static func parse(_ bytes: [UInt8]) throws(Malformed) -> TokenClaims {
+        var parser = ClaimsParser(bytes)
+        var claims = TokenClaims()
+        try parser.readClaims(into: &claims)
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw Malformed() }
+        return claims
+    }
+
+    // MARK: Claims
+
+    private enum Known: Equatable {
+        case iss, sub, aud, exp, nbf, iat, authTime, jti, clientId, amr, sid, username
+        case ownerId, ownerName, ownerDomain, active
+        case roles(String)
+    }
+
+    private static let knownKeys: [String: Known] = [
+        "iss": .iss, "sub": .sub, "aud": .aud, "exp": .exp, "nbf": .nbf, "iat": .iat, "auth_time": .authTime,
+        "jti": .jti, "client_id": .clientId, "amr": .amr, "sid": .sid, "username": .username,
+        "urn:zitadel:iam:user:resourceowner:id": .ownerId, "urn:zitadel:iam:user:resourceowner:name": .ownerName,
+        "urn:zitadel:iam:user:resourceowner:primary_domain": .ownerDomain, "active": .active,
+    ]
+
+    private static func classify(_ key: String) -> Known? {
+        if let known = knownKeys[key] { return known }
+        if key == TokenClaims.rolesKey { return .roles(key) }
+        if key.hasPrefix(TokenClaims.projectRolesPrefix), key.hasSuffix(TokenClaims.projectRolesSuffix),
+            !key.hasPrefix(TokenClaims.projectRolesPrefix + "id:")
+        {
+            return .roles(key)
+        }
+        return nil
+    }
+
+    private mutating func readClaims(into claims: inout TokenClaims) throws(Malformed) {
+        skipWhitespace()
+        try expect(UInt8(ascii: "{"))
+        var seen = Set<String>()
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let key = try readString()
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            if let known = Self.classify(key) {
+                guard seen.insert(key).inserted else { throw Malformed() }
+                try readValue(for: known, into: &claims)
+            } else {
+                try skipValue(depth: 1)
+            }
+            skipWhitespace()
+            guard let next = next() else { throw Malformed() }
+            if next == UInt8(ascii: "}") { return }
+            guard next == UInt8(ascii: ",") else { throw Malformed() }
+        }
+    }
+
+    /// Reads a known claim. Type mismatches mirror the tolerant decoding: strings and lists that are not
+    /// what Zitadel sends read as absent; time claims that are present but not numbers are malformed.
+    private mutating func readValue(for known: Known, into claims: inout TokenClaims) throws(Malformed) {
+        switch known {
+        case .iss: claims.issuer = try readOptionalString()
+        case .sub: claims.subject = try readOptionalString()
+        case .jti: claims.tokenId = try readOptionalString()
+        case .clientId: claims.clientId = try readOptionalString()
+        case .sid: claims.sessionId = try readOptionalString()
+        case .username: claims.username = try readOptionalString()
+        case .ownerId: claims.resourceOwnerId = try readOptionalString()
+        case .ownerName: claims.resourceOwnerName = try readOptionalString()
+        case .ownerDomain: claims.resourceOwnerDomain = try readOptionalString()
+        case .exp: claims.expiresAt = try readTime()
+        case .nbf: claims.notBefore = try readTime()
+        case .iat: claims.issuedAt = try readTime()
+        case .authTime:
+            if peek() == UInt8(ascii: "-") || isDigit(peek()) { claims.authTime = try readNumber() } else { try skipValue(depth: 1) }
+        case .aud:
+            if peek() == UInt8(ascii: "\"") {
+                claims.audience = [try readString()]
+            } else {
+                claims.audience = try readOptionalStringArray() ?? []
+            }
+        case .amr: claims.amr = try readOptionalStringArray()
+        case .active:
+            if matchLiteral("true") {
+                claims.active = true
+            } else if matchLiteral("false") {
+                claims.active = false
+            } else {
+                try skipValue(depth: 1)
+            }
+        case .roles:
+            if let grants = try readRoleGrants() { claims.roles.merge(grants) }
+        }
+    }
+
+    private mutating func readTime() throws(Malformed) -> Double? {
+        if matchLiteral("null") { return nil }
+        return try readNumber()
+    }
+
+    private mutating func readOptionalString() throws(Malformed) -> String? {
+        if peek() == UInt8(ascii: "\"") { return try readString() }
+        try skipValue(depth: 1)
+        return nil
+    }
+
+    private mutating func readOptionalStringArray() throws(Malformed) -> [String]? {
+        guard peek() == UInt8(ascii: "[") else {
+            try skipValue(depth: 1)
+            return nil
+        }
+        index += 1
+        var values: [String] = []
+        var allStrings = true
+        skipWhitespace()
+        if peek() == UInt8(ascii: "]") {
+            index += 1
+            return values
+        }
+        while true {
+            skipWhitespace()
+            if peek() == UInt8(ascii: "\"") {
+                values.append(try readString())
+            } else {
+                allStrings = false
+                try skipValue(depth: 2)
+            }
+            skipWhitespace()
+            guard let next = next() else { throw Malformed() }
+            if next == UInt8(ascii: "]") { break }
+            guard next == UInt8(ascii: ",") else { throw Malformed() }
+        }
+        return allStrings ? values : nil
+    }
+
+    /// `{"role": {"orgId": "domain"}}`; anything else reads as no grants.
+    private mutating func readRoleGrants() throws(Malformed) -> [String: [String: String]]? {
+        guard peek() == UInt8(ascii: "{") else {
+            try skipValue(depth: 1)
+            return nil
+        }
+        var result: [String: [String: String]] = [:]
+        var wellFormed = true
+        try readObject(depth: 2) { parser, role throws(Malformed) in
+            guard parser.peek() == UInt8(ascii: "{") else {
+                wellFormed = false
+                try parser.skipValue(depth: 3)
+                return
+            }
+            var orgs: [String: String] = [:]
+            try parser.readObject(depth: 3) { parser, orgId throws(Malformed) in
+                if parser.peek() == UInt8(ascii: "\"") {
+                    orgs[orgId] = try parser.readString()
+                } else {
+                    wellFormed = false
+                    try parser.skipValue(depth: 4)
+                }
+            }
+            result[role] = orgs
+        }
+        return wellFormed ? result : nil
+    }
+
+    private mutating func readObject(
+        depth: Int, _ member: (inout ClaimsParser, String) throws(Malformed) -> Void
+    ) throws(Malformed) {
+        guard depth <= Self.maxDepth else { throw Malformed() }
+        try expect(UInt8(ascii: "{"))
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let key = try readString()
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            try member(&self, key)
+            skipWhitespace()
+            guard let next = next() else { throw Malformed() }
+            if next == UInt8(ascii: "}") { return }
+            guard next == UInt8(ascii: ",") else { throw Malformed() }
+        }
+    }
+
+    // MARK: JSON grammar
+
+    private mutating func skipValue(depth: Int) throws(Malformed) {
+        guard depth <= Self.maxDepth else { throw Malformed() }
+        skipWhitespace()
+        guard let byte = peek() else { throw Malformed() }
+        switch byte {
+        case UInt8(ascii: "\""):
+            _ = try readString()
+        case UInt8(ascii: "{"):
+            try readObject(depth: depth + 1) { parser, _ throws(Malformed) in try parser.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            index += 1
+            skipWhitespace()
+            if peek() == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            while true {
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard let next = next() else { throw Malformed() }
+                if next == UInt8(ascii: "]") { return }
+                guard next == UInt8(ascii: ",") else { throw Malformed() }
+            }
+        case UInt8(ascii: "t"):
+            guard matchLiteral("true") else { throw Malformed() }
+        case UInt8(ascii: "f"):
+            guard matchLiteral("false") else { throw Malformed() }
+        case UInt8(ascii: "n"):
+            guard matchLiteral("null") else { throw Malformed() }
+        default:
+            _ = try readNumber()
+        }
+    }
+
+    /// RFC 8259 number grammar, converted with the C library's correctly rounded `strtod` via `Double(_:)`.
+    private mutating func readNumber() throws(Malformed) -> Double {
+        let start = index
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        guard let first = peek(), isDigit(first) else { throw Malformed() }
+        if first == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while isDigit(peek()) { index += 1 }
+        }
+        if peek() == UInt8(ascii: ".") {
+            index += 1
+            guard isDigit(peek()) else { throw Malformed() }
+            while isDigit(peek()) { index += 1 }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            index += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
+            guard isDigit(peek()) else { throw Malformed() }
+            while isDigit(peek()) { index += 1 }
+        }
+        guard index - start <= 64,
+            let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite
+        else { throw Malformed() }
+        return value
+    }
+
+    private mutating func readString() throws(Malformed) -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        // Fast path: no escapes.
+        while let byte = peek(), byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+            guard byte >= 0x20 else { throw Malformed() }
+            index += 1
+        }
+        guard let stop = peek() else { throw Malformed() }
+        if stop == UInt8(ascii: "\"") {
+            let value = try validUTF8(bytes[start..<index])
+            index += 1
+            return value
+        }
+        var buffer = Array(bytes[start..<index])
+        while true {
+            guard let byte = next() else { throw Malformed() }
+            switch byte {
+            case UInt8(ascii: "\""):
+                return try validUTF8(buffer[...])
+            case UInt8(ascii: "\\"):
+                guard let escape = next() else { throw Malformed() }
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(escape)
+                case UInt8(ascii: "b"): buffer.append(0x08)
+                case UInt8(ascii: "f"): buffer.append(0x0C)
+                case UInt8(ascii: "n"): buffer.append(0x0A)
+                case UInt8(ascii: "r"): buffer.append(0x0D)
+                case UInt8(ascii: "t"): buffer.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try readHex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard next() == UInt8(ascii: "\\"), next() == UInt8(ascii: "u") else { throw Malformed() }
+                        let low = try readHex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw Malformed() }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw Malformed()
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw Malformed() }
+                    buffer.append(contentsOf: String(Character(unicode)).utf8)
+                default:
+                    throw Malformed()
+                }
+            default:
+                guard byte >= 0x20 else { throw Malformed() }
+                buffer.append(byte)
+            }
+        }
+    }
+
+    private mutating func readHex4() throws(Malformed) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            guard let byte = next() else { throw Malformed() }
+            let digit: UInt32
+            switch byte {
+            case 0x30...0x39: digit = UInt32(byte - 0x30)
+            case 0x41...0x46: digit = UInt32(byte - 0x41 + 10)
+            case 0x61...0x66: digit = UInt32(byte - 0x61 + 10)
+            default: throw Malformed()
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    private func validUTF8(_ slice: ArraySlice<UInt8>) throws(Malformed) -> String {
+        guard let string = String(validating: slice, as: UTF8.self) else { throw Malformed() }
+        return string
+    }
+
+    // MARK: Bytes
+
+    private func peek() -> UInt8? {
+        index < bytes.count ? bytes[index] : nil
+    }
+
+    private mutating func next() -> UInt8? {
+        guard index < bytes.count else { return nil }
+        defer { index += 1 }
+        return bytes[index]
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(Malformed) {
+        guard next() == byte else { throw Malformed() }
+    }
+
+    private func isDigit(_ byte: UInt8?) -> Bool {
+        guard let byte else { return false }
+        return byte >= 0x30 && byte <= 0x39
+    }
+
+    private mutating func matchLiteral(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        let matches = literal.withUTF8Buffer { expected in
+            bytes[index..<(index + count)].elementsEqual(expected)
+        }
+        if matches { index += count }
+        return matches
+    }
+
+    private mutating func skipWhitespace() {
+        while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@testable import GatewayApp
+
+@Suite struct HotPathTests {
+    @Test(arguments: [
+        ("Bearer abc.def.ghi", "abc.def.ghi"), ("bearer   tok", "tok"), ("  BEARER x", "x"), ("BeArEr a-b_c~+/=", "a-b_c~+/="),
+    ])
+    func bearerTokenAcceptsTheScheme(header: String, token: String) {
+        #expect(AuthenticationMiddleware.bearerToken(header) == token)
+    }
+
+    @Test(arguments: ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "Bearer a b", "Token abc", "", "Béarer abc"])
+    func bearerTokenRefusesEverythingElse(header: String) {
+        #expect(AuthenticationMiddleware.bearerToken(header) == nil)
+    }
+
+    @Test func jsonWriterEscapesAndNests() throws {
+        var json = JSONWriter()
+        json.object { json in
+            json.key("text")
+            json.string("quote \" backslash \\ newline \n tab \t bell \u{07} é")
+            json.key("list")
+            json.array(["a", "b"]) { json, value in json.string(value) }
+            json.key("nothing")
+            json.string(nil as String?)
+            json.key("flag")
+            json.bool(true)
+            json.key("empty")
+            json.object { _ in }
+        }
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String: Any])
+        #expect(decoded["text"] as? String == "quote \" backslash \\ newline \n tab \t bell \u{07} é")
+        #expect(decoded["list"] as? [String] == ["a", "b"])
+        #expect(decoded["nothing"] is NSNull)
+        #expect(decoded["flag"] as? Bool == true)
+        #expect((decoded["empty"] as? [String: Any])?.isEmpty == true)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+@testable import SessionValidation
+
+/// The hand-written claims reader must agree with Foundation's decoder on every well-formed document and
+/// refuse what is not JSON (or is ambiguous).
+@Suite struct ClaimsParserTests {
+    static let zitadelJWT = #"""
+        {"iss":"https://id.example","sub":"300000000000001001","aud":["300000000000000002@aidial","300000000000000001"],
+         "exp":1795000000,"iat":1794956800,"nbf":1794956800,"client_id":"300000000000000002@aidial","jti":"V2_3",
+         "urn:zitadel:iam:org:project:roles":{"client_admin":{"300000000000000101":"acacia.example"}},
+         "urn:zitadel:iam:org:project:300000000000000001:roles":{"client_staff":{"300000000000000101":"acacia.example"}},
+         "urn:zitadel:iam:org:project:id:zitadel:aud":{"x":{"y":"z"}},
+         "urn:zitadel:iam:user:resourceowner:id":"300000000000000101","urn:zitadel:iam:user:resourceowner:name":"Acacia \u00e9 \"Freight\"",
+         "urn:zitadel:iam:user:resourceowner:primary_domain":"acacia.example","extra":[1,2.5e3,-0.25,{"deep":[true,false,null]}]}
+        """#
+
+    static let introspection = #"""
+        {"active":true,"scope":"openid profile","client_id":"c","token_type":"Bearer","exp":1795000000.5,"iat":1794956800,
+         "auth_time":1794956700,"amr":["pwd","otp","mfa"],"aud":"300000000000000001","iss":"https://id.example",
+         "sub":"u","username":"alice@acacia.example","sid":"s1","emoji":"\ud83d\ude00"}
+        """#
+
+    @Test(arguments: [
+        zitadelJWT, introspection, "{}", #"{"aud":[],"amr":[]}"#, #"{"exp":null,"amr":["a",1]}"#,
+        #"{"iss":5,"sub":{"a":1},"aud":7,"active":"yes","urn:zitadel:iam:org:project:roles":{"r":{"o":1}}}"#,
+    ])
+    func agreesWithFoundation(document: String) throws {
+        let parsed = try ClaimsParser.parse(Array(document.utf8))
+        let decoded = try JSONDecoder().decode(TokenClaims.self, from: Data(document.utf8))
+        #expect(parsed == decoded)
+    }
+
+    @Test func readsZitadelClaims() throws {
+        let claims = try ClaimsParser.parse(Array(Self.zitadelJWT.utf8))
+        #expect(claims.subject == "300000000000001001")
+        #expect(claims.audience.count == 2)
+        #expect(claims.roles.grants["client_admin"]?["300000000000000101"] == "acacia.example")
+        #expect(claims.roles.grants["client_staff"] != nil)
+        #expect(claims.roles.grants["x"] == nil)
+        #expect(claims.resourceOwnerName == "Acacia é \"Freight\"")
+        let introspection = try ClaimsParser.parse(Array(Self.introspection.utf8))
+        #expect(introspection.active == true)
+        #expect(introspection.expiresAt == 1_795_000_000.5)
+        #expect(introspection.amr == ["pwd", "otp", "mfa"])
+        #expect(introspection.audience == ["300000000000000001"])
+    }
+
+    @Test(arguments: [
+        "", "[]", "{", "{]", #"{"a":1,}"#, #"{"a" 1}"#, #"{"iss":"a","iss":"b"}"#, #"{"exp":"1"}"#, #"{"exp":01}"#,
+        #"{"exp":1.}"#, #"{"exp":-}"#, #"{"a":tru}"#, "{\"a\":\"\u{01}\"}", #"{"a":"\x"}"#, #"{"a":"\ud800"}"#,
+        #"{"a":"\udc00\ud800"}"#, #"{} {}"#, #"{"a":1} x"#, #"{'a':1}"#, #"{"a":NaN}"#, #"{"exp":1e999}"#,
+        String(repeating: #"{"a":"#, count: 40) + "1" + String(repeating: "}", count: 40),
+    ])
+    func refusesMalformedDocuments(document: String) {
+        #expect(throws: ClaimsParser.Malformed.self) { try ClaimsParser.parse(Array(document.utf8)) }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: ClaimsParser.Malformed.self) { try ClaimsParser.parse([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) }
+    }
+
+    /// Random documents built by Foundation's serializer: both readers see the same claims.
+    @Test func randomDocumentsAgree() throws {
+        var generator = SystemRandomNumberGenerator()
+        let keys = [
+            "iss", "sub", "aud", "exp", "nbf", "iat", "amr", "sid", "jti", "active", "username", "other",
+            "urn:zitadel:iam:org:project:roles", "urn:zitadel:iam:org:project:42:roles", "urn:zitadel:iam:user:resourceowner:id",
+        ]
+        func value(_ depth: Int) -> Any {
+            switch Int.random(in: 0..<(depth > 2 ? 5 : 8), using: &generator) {
+            case 0: return Int.random(in: -1_000_000...2_000_000_000, using: &generator)
+            case 1: return ["a\"b", "é", "\\", "x\ny", "😀", ""].randomElement(using: &generator)!
+            case 2: return Bool.random(using: &generator)
+            case 3: return NSNull()
+            case 4: return Double.random(in: -1e6...1e6, using: &generator)
+            case 5: return (0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) }
+            case 6: return ["r": ["o": "d"], "s": ["p": value(depth + 1)]]
+            default:
+                return Dictionary(uniqueKeysWithValues: (0..<Int.random(in: 0...3, using: &generator)).map { ("k\($0)", value(depth + 1)) })
+            }
+        }
+        for _ in 0..<500 {
+            var object: [String: Any] = [:]
+            for key in keys where Bool.random(using: &generator) { object[key] = value(0) }
+            let data = try JSONSerialization.data(withJSONObject: object)
+            let decoded = try? JSONDecoder().decode(TokenClaims.self, from: data)
+            let parsed = try? ClaimsParser.parse(Array(data))
+            #expect(parsed == decoded, "\(String(decoding: data, as: UTF8.self))")
+        }
+    }
+}
