@@ -101,21 +101,23 @@ public actor SQLiteGatewayStore: GatewayStore {
     ) async throws -> Bool {
         let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
         let now = Date().timeIntervalSince1970
+        // RETURNING reports this statement's own effect: a separate `SELECT changes()` could observe another
+        // request's statement on the shared connection and report a lost compare-and-set as won.
+        let rows: [SQLiteRow]
         if expectedRevision == 0 {
-            _ = try await connection.query(
+            rows = try await connection.query(
                 """
                 INSERT INTO lifecycle_records (tenant, user_id, revision, record, updated_at) VALUES (?, ?, 1, ?, ?)
-                ON CONFLICT (tenant, user_id) DO NOTHING
+                ON CONFLICT (tenant, user_id) DO NOTHING RETURNING revision
                 """, [.text(tenant), .text(user), .text(json), .float(now)])
         } else {
-            _ = try await connection.query(
+            rows = try await connection.query(
                 """
                 UPDATE lifecycle_records SET revision = revision + 1, record = ?, updated_at = ?
-                WHERE tenant = ? AND user_id = ? AND revision = ?
+                WHERE tenant = ? AND user_id = ? AND revision = ? RETURNING revision
                 """, [.text(json), .float(now), .text(tenant), .text(user), .integer(expectedRevision)])
         }
-        let changes = try await connection.query("SELECT changes() AS n")
-        return (changes.first?.column("n")?.integer ?? 0) == 1
+        return rows.count == 1
     }
 
     public func appendAuditEvent(_ event: AuditEvent) async throws {
