@@ -30,9 +30,16 @@ public struct TokenKey: Hashable, Sendable {
 ///
 /// When a shard is full the oldest insertion is evicted (FIFO); expired entries are dropped on access.
 final class ExpiringCache<Value: Sendable>: Sendable {
-    private struct Entry {
-        var value: Value
-        var expiresAt: Double
+    /// Boxed so that the dictionaries hold one pointer per entry: their spare capacity then costs
+    /// pointers, not whole verified tokens.
+    private final class Entry: @unchecked Sendable {
+        let value: Value
+        let expiresAt: Double
+
+        init(value: Value, expiresAt: Double) {
+            self.value = value
+            self.expiresAt = expiresAt
+        }
     }
 
     private struct Shard {
@@ -50,7 +57,10 @@ final class ExpiringCache<Value: Sendable>: Sendable {
     private let capacityPerShard: Int
 
     init(capacity: Int) {
-        self.capacityPerShard = max(1, capacity / Self.shardCount)
+        // Keys spread unevenly over the shards: an eighth of slack keeps a cache sized for N live tokens from
+        // evicting while it holds fewer than N (the total stays within capacity * 9 / 8).
+        let share = max(1, capacity / Self.shardCount)
+        self.capacityPerShard = share + max(1, share / 8)
         self.shards = (0..<Self.shardCount).map { _ in LockedShard() }
     }
 

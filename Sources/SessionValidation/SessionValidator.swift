@@ -14,7 +14,14 @@ public enum TokenFormat: String, Sendable, Codable {
 
 /// A token that passed every check, with the claims the gateway uses. Holds no token material.
 public struct VerifiedToken: Sendable {
-    public var issuer: IssuerConfiguration
+    /// Shared by every token of the issuer: cached tokens carry a pointer, not a copy of the configuration.
+    final class IssuerHandle: Sendable {
+        let configuration: IssuerConfiguration
+        init(_ configuration: IssuerConfiguration) { self.configuration = configuration }
+    }
+
+    let issuerHandle: IssuerHandle
+    public var issuer: IssuerConfiguration { issuerHandle.configuration }
     public var format: TokenFormat
     public var claims: TokenClaims
     public var keyId: String?
@@ -46,6 +53,7 @@ public struct IssuerStatus: Sendable, Codable {
 public final class SessionValidator: Sendable {
     struct Issuer: Sendable {
         var configuration: IssuerConfiguration
+        var handle: VerifiedToken.IssuerHandle
         var discovery: IssuerDiscovery
         var keys: JWKSCache
         var introspector: Introspector?
@@ -85,7 +93,10 @@ public final class SessionValidator: Sendable {
                     configuration: configuration, authentication: $0, discovery: discovery, http: http,
                     settings: settings, logger: logger)
             }
-            issuers.append(Issuer(configuration: configuration, discovery: discovery, keys: keys, introspector: introspector))
+            issuers.append(
+                Issuer(
+                    configuration: configuration, handle: VerifiedToken.IssuerHandle(configuration), discovery: discovery,
+                    keys: keys, introspector: introspector))
         }
         self.issuers = issuers
         self.byIssuer = Dictionary(uniqueKeysWithValues: issuers.enumerated().map { ($1.configuration.issuer, $0) })
@@ -219,7 +230,7 @@ public final class SessionValidator: Sendable {
         guard valid else { throw .badSignature }
         try checkTimeAndAudience(claims, configuration: configuration, now: now)
         return VerifiedToken(
-            issuer: configuration, format: .jwt, claims: claims, keyId: header.kid,
+            issuerHandle: issuer.handle, format: .jwt, claims: claims, keyId: header.kid,
             expiresAt: claims.expiresAt ?? now, key: key)
     }
 
@@ -277,7 +288,7 @@ public final class SessionValidator: Sendable {
             }
             try checkTimeAndAudience(claims, configuration: issuer.configuration, now: now)
             return VerifiedToken(
-                issuer: issuer.configuration, format: .opaque, claims: claims, keyId: nil,
+                issuerHandle: issuer.handle, format: .opaque, claims: claims, keyId: nil,
                 expiresAt: claims.expiresAt ?? now, key: key)
         }
         if lastFailure == .inactive {

@@ -75,9 +75,27 @@ import Testing
         for index in 0..<1000 {
             cache.insert(index, for: TokenKey(token: "t\(index)"), expiresAt: 100)
         }
-        #expect(cache.count <= 64)
+        // Bounded by the capacity plus an eighth of slack per shard.
+        #expect(cache.count <= 64 * 9 / 8 + 16)
+        #expect(cache.count >= 48)
         #expect(cache.value(for: TokenKey(token: "t999"), now: 50) == 999)
         #expect(cache.value(for: TokenKey(token: "t999"), now: 100) == nil)
+    }
+
+    /// A cache sized for N live sessions keeps all N: uneven shards must not evict early.
+    @Test func holdsItsCapacity() {
+        #expect(TokenKey(token: "session-1") == TokenKey(token: "session-1"))
+        #expect(TokenKey(token: "session-1") != TokenKey(token: "session-2"))
+        let cache = ExpiringCache<Int>(capacity: 10_000)
+        for index in 0..<10_000 {
+            cache.insert(index, for: TokenKey(token: "session-\(index)"), expiresAt: 100)
+        }
+        #expect(cache.count == 10_000)
+        var missing = 0
+        for index in 0..<10_000 where cache.value(for: TokenKey(token: "session-\(index)"), now: 1) != index {
+            missing += 1
+        }
+        #expect(missing == 0)
     }
 }
 
