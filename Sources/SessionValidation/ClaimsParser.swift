@@ -55,29 +55,14 @@ struct ClaimsParser {
 
     private mutating func readClaims(into claims: inout TokenClaims) throws(Malformed) {
         skipWhitespace()
-        try expect(UInt8(ascii: "{"))
         var seen = Set<String>()
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        while true {
-            skipWhitespace()
-            let key = try readString()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
+        try readObject(depth: 1) { parser, key throws(Malformed) in
             if let known = Self.classify(key) {
                 guard seen.insert(key).inserted else { throw Malformed() }
-                try readValue(for: known, into: &claims)
+                try parser.readValue(for: known, into: &claims)
             } else {
-                try skipValue(depth: 1)
+                try parser.skipValue(depth: 1)
             }
-            skipWhitespace()
-            guard let next = next() else { throw Malformed() }
-            if next == UInt8(ascii: "}") { return }
-            guard next == UInt8(ascii: ",") else { throw Malformed() }
         }
     }
 
