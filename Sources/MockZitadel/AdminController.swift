@@ -10,8 +10,20 @@ struct AdminController {
     func addRoutes(to router: Router<Context>) {
         let admin = router.group("mock/admin")
         admin.get("users", use: users)
+        admin.get("users/:id", use: userDetail)
+        admin.put("users/:id/metadata/:key", use: setMetadata)
+        admin.delete("users/:id/metadata/:key", use: deleteMetadata)
+        admin.put("users/:id/mfa", use: replaceMFA)
+        admin.put("users/:id/phone", use: replacePhone)
+        admin.delete("users/:id/phone", use: deletePhone)
         admin.post("tokens", use: mintToken)
         admin.post("reset", use: reset)
+        admin.post("seed", use: loadSeed)
+        admin.get("sessions", use: listSessions)
+        admin.post("sessions", use: createSession)
+        admin.delete("sessions/:id", use: deleteSession)
+        admin.get("sms-outbox", use: smsOutbox)
+        admin.delete("sms-outbox", use: clearOutbox)
         admin.get("keys", use: listKeys)
         admin.post("keys/rotate", use: rotateKey)
         admin.post("keys/:kid/publish", use: publishKey)
@@ -107,7 +119,8 @@ struct AdminController {
             }
             since = parsed
         }
-        let entries = await mock.journalEntries(path: query.get("path"), method: query.get("method"), since: since)
+        let entries = await mock.journalEntries(
+            path: query.get("path"), method: query.get("method"), since: since, rpc: query.get("rpc"), userId: query.get("userId"))
         return Responses.json(entries)
     }
 
@@ -146,6 +159,149 @@ struct AdminController {
         return Responses.empty(status: .noContent)
     }
 
+    /// One user's full current state: phone, factors (with recovery codes), metadata and sessions.
+    @Sendable func userDetail(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard let user = await mock.user(id: id) else { return Responses.problem(Self.unknownUser(id)) }
+        let sessions = await mock.sessionSummaries(userId: id)
+        let outbox = await mock.sentMessages(userId: id)
+        return Responses.json(AdminUserDetail(user: user, sessions: sessions, smsOutbox: outbox))
+    }
+
+    struct MetadataBody: Decodable {
+        var value: String
+    }
+
+    /// Sets one metadata entry (plain text; the v2 API serves it base64-encoded).
+    @Sendable func setMetadata(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        let key = context.parameters.get("key") ?? ""
+        do throws(AdminProblem) {
+            let body = try await decodeRequiredBody(MetadataBody.self, from: request)
+            guard await mock.adminSetMetadata(userId: id, key: key, value: body.value) else { throw Self.unknownUser(id) }
+            return Responses.json(await mock.user(id: id)?.metadata ?? [:])
+        } catch {
+            return Responses.problem(error)
+        }
+    }
+
+    @Sendable func deleteMetadata(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard await mock.adminSetMetadata(userId: id, key: context.parameters.get("key") ?? "", value: nil) else {
+            return Responses.problem(Self.unknownUser(id))
+        }
+        return Responses.empty(status: .noContent)
+    }
+
+    /// Replaces a user's factor state (the seed's `mfa` object).
+    @Sendable func replaceMFA(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        do throws(AdminProblem) {
+            let mfa = try await decodeRequiredBody(Seed.MFA.self, from: request)
+            guard await mock.adminUpdateUser(id, { $0.mfa = mfa }) else { throw Self.unknownUser(id) }
+            return Responses.json(mfa)
+        } catch {
+            return Responses.problem(error)
+        }
+    }
+
+    /// Sets a user's phone (`{number, verified}`), normalised as `SetPhone` does.
+    @Sendable func replacePhone(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        do throws(AdminProblem) {
+            var phone = try await decodeRequiredBody(Seed.User.Phone.self, from: request)
+            do {
+                phone.number = try PhoneNumber.normalise(phone.number)
+            } catch {
+                throw AdminProblem(status: 400, code: "invalid_phone", title: "Invalid phone", detail: error.statusMessage)
+            }
+            let normalised = phone
+            guard await mock.adminUpdateUser(id, { $0.phone = normalised }) else { throw Self.unknownUser(id) }
+            return Responses.json(normalised)
+        } catch {
+            return Responses.problem(error)
+        }
+    }
+
+    @Sendable func deletePhone(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard await mock.adminUpdateUser(id, { $0.phone = nil }) else { return Responses.problem(Self.unknownUser(id)) }
+        return Responses.empty(status: .noContent)
+    }
+
+    struct SeedBody: Decodable {
+        var file: String
+    }
+
+    /// Replaces the seed, from a file in `Mocks/` (`{"file":"seed.json"}`) or a complete seed document, and resets.
+    @Sendable func loadSeed(_ request: Request, context: Context) async throws -> Response {
+        do {
+            let buffer = try await request.collectedBody()
+            let data = Data(buffer.readableBytesView)
+            let seed: Seed
+            if let body = try? MockJSON.decode(SeedBody.self, from: data) {
+                let name = body.file
+                guard name.hasSuffix(".json"), !name.contains("/"), !name.contains("\\"), !name.hasPrefix(".") else {
+                    throw AdminProblem(
+                        status: 400, code: "invalid_seed_file", title: "Invalid seed file", detail: "Name a .json file in Mocks/.")
+                }
+                let path = URL(fileURLWithPath: mock.configuration.mocksDirectory()).appendingPathComponent(name).path
+                seed = try Seed.load(from: path)
+            } else {
+                seed = try MockJSON.decode(Seed.self, from: data)
+            }
+            try await mock.replaceSeed(seed)
+            return Responses.json(JSONValue.object(["users": .int(Int64(seed.users.count)), "reset": true]))
+        } catch let problem as AdminProblem {
+            return Responses.problem(problem)
+        } catch {
+            return Responses.problem(
+                AdminProblem(status: 400, code: "invalid_seed", title: "Invalid seed", detail: "\(error)"))
+        }
+    }
+
+    @Sendable func listSessions(_ request: Request, context: Context) async throws -> Response {
+        Responses.json(await mock.sessionSummaries(userId: request.uri.queryParameters.get("userId")))
+    }
+
+    struct SessionBody: Decodable {
+        var userId: String
+        var factors: [SessionFactor]?
+    }
+
+    /// Starts a session for a user with chosen factors (default: password); tokens can then be minted in it.
+    @Sendable func createSession(_ request: Request, context: Context) async throws -> Response {
+        do {
+            let body = try await decodeRequiredBody(SessionBody.self, from: request)
+            let summary = try await mock.adminCreateSession(userId: body.userId, factors: body.factors ?? [.password])
+            return Responses.json(summary, status: .created)
+        } catch {
+            return Responses.problem(error)
+        }
+    }
+
+    /// Ends a session (as an administrator would): its tokens introspect inactive from now on.
+    @Sendable func deleteSession(_ request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard await mock.adminTerminateSession(id: id) else {
+            return Responses.problem(
+                AdminProblem(status: 404, code: "session_not_found", title: "Session not found", detail: "No session has id \(id)."))
+        }
+        return Responses.empty(status: .noContent)
+    }
+
+    /// The codes the mock "sent" by SMS: `[{userId, maskedPhone, code, at, kind}]`, filtered by `userId`, `phone`, `kind`.
+    @Sendable func smsOutbox(_ request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        let kind = query.get("kind").flatMap(SMSMessage.Kind.init(rawValue:))
+        return Responses.json(await mock.sentMessages(userId: query.get("userId"), phone: query.get("phone"), kind: kind))
+    }
+
+    @Sendable func clearOutbox(_ request: Request, context: Context) async throws -> Response {
+        await mock.clearOutbox()
+        return Responses.empty(status: .noContent)
+    }
+
     /// Unknown admin routes answer problem JSON too, so scripts get a readable error.
     @Sendable func unknownRoute(_ request: Request, context: Context) async throws -> Response {
         Responses.problem(
@@ -156,6 +312,10 @@ struct AdminController {
 
     // MARK: Helpers
 
+    private static func unknownUser(_ id: String) -> AdminProblem {
+        AdminProblem(status: 404, code: "user_not_found", title: "User not found", detail: "No human user has id \(id).")
+    }
+
     private static func unknownKey(_ kid: String) -> AdminProblem {
         AdminProblem(status: 404, code: "key_not_found", title: "Key not found", detail: "No signing key has kid \(kid).")
     }
@@ -164,7 +324,7 @@ struct AdminController {
         func invalid(_ detail: String) -> AdminProblem {
             AdminProblem(status: 400, code: "invalid_fault", title: "Invalid fault", detail: detail)
         }
-        guard spec.path.hasPrefix("/") else { throw invalid("path must start with /.") }
+        guard spec.path.hasPrefix("/") || spec.path == "*" else { throw invalid("path must start with / (or be * for every path).") }
         guard !spec.path.hasPrefix(adminPathPrefix) else { throw invalid("the admin API cannot be faulted.") }
         if let status = spec.status, !(100...599).contains(status) { throw invalid("status must be 100-599.") }
         if let latency = spec.latencyMs, !(0...600_000).contains(latency) { throw invalid("latencyMs must be 0-600000.") }

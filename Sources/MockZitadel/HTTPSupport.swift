@@ -23,6 +23,7 @@ struct MockRequestContext: RequestContext {
 final class RequestNotes: Sendable {
     private struct Values {
         var userId: String?
+        var callerId: String?
         var faultId: String?
         var connectionReset = false
     }
@@ -32,6 +33,11 @@ final class RequestNotes: Sendable {
     var userId: String? {
         get { values.withLock { $0.userId } }
         set { values.withLock { $0.userId = newValue } }
+    }
+
+    var callerId: String? {
+        get { values.withLock { $0.callerId } }
+        set { values.withLock { $0.callerId = newValue } }
     }
 
     var faultId: String? {
@@ -147,9 +153,34 @@ enum FormBody {
         return fields
     }
 
+    /// Decodes a form body keeping every value of repeated fields (checkbox groups).
+    static func parseAll(_ buffer: ByteBuffer) -> FormFields {
+        var pairs: [(String, String)] = []
+        for pair in String(buffer: buffer).split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecode(String(parts[0])), !name.isEmpty else { continue }
+            guard let value = parts.count > 1 ? percentDecode(String(parts[1])) : "" else { continue }
+            pairs.append((name, value))
+        }
+        return FormFields(pairs: pairs)
+    }
+
     /// Percent-decoding with `+` as space.
     static func percentDecode(_ string: String) -> String? {
         string.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+}
+
+/// A decoded form with repeated fields.
+struct FormFields: Sendable {
+    let pairs: [(String, String)]
+
+    func first(_ name: String) -> String? {
+        pairs.first { $0.0 == name }?.1
+    }
+
+    func all(_ name: String) -> [String] {
+        pairs.filter { $0.0 == name }.map(\.1)
     }
 }
 

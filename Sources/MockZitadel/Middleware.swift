@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
@@ -37,29 +38,38 @@ struct JournalMiddleware: RouterMiddleware {
     typealias Context = MockRequestContext
     let mock: MockZitadel
 
+    /// Bodies above this size are not collected (nor digested); handlers reject them anyway.
+    static let bodyLimit = 1 << 20
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard !path.hasPrefix(adminPathPrefix) else { return try await next(request, context) }
-        let sequence = await mock.record(method: request.method.rawValue, path: path, rpc: Self.rpcName(path: path))
+        var request = request
+        // Collecting keeps the body readable for the handler; the digest lets tests tell calls apart without bodies.
+        let body = try? await request.collectBody(upTo: Self.bodyLimit)
+        let digest = body.flatMap { $0.readableBytes > 0 ? SHA256.hash(data: Data($0.readableBytesView)).hexString : nil }
+        let rpc = V2Route.rpcName(method: request.method, path: path)
+        let sequence = await mock.record(method: request.method.rawValue, path: path, rpc: rpc, bodyDigest: digest)
+        let notes = context.notes
         do {
             let response = try await next(request, context)
-            let status = context.notes.connectionReset ? nil : response.status.code
-            await mock.complete(sequence: sequence, status: status, userId: context.notes.userId, faultId: context.notes.faultId)
+            let status = notes.connectionReset ? nil : response.status.code
+            await mock.complete(
+                sequence: sequence, status: status, userId: notes.userId, callerId: notes.callerId, faultId: notes.faultId)
             return response
         } catch {
             let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            await mock.complete(sequence: sequence, status: status, userId: context.notes.userId, faultId: context.notes.faultId)
+            await mock.complete(
+                sequence: sequence, status: status, userId: notes.userId, callerId: notes.callerId, faultId: notes.faultId)
             throw error
         }
     }
+}
 
-    /// `UserService/SetPhone` for `/zitadel.user.v2.UserService/SetPhone`; `nil` for other paths.
-    static func rpcName(path: String) -> String? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].hasPrefix("zitadel."), let service = parts[0].split(separator: ".").last else {
-            return nil
-        }
-        return "\(service)/\(parts[1])"
+extension SHA256.Digest {
+    /// Lower-case hex.
+    var hexString: String {
+        map { String(format: "%02x", $0) }.joined()
     }
 }
 
@@ -70,16 +80,24 @@ struct FaultMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
+        let rpc = V2Route.rpcName(method: request.method, path: path)
         guard !path.hasPrefix(adminPathPrefix),
-            let fault = await mock.takeFault(method: request.method.rawValue, path: path)
+            let fault = await mock.takeFault(method: request.method.rawValue, path: path, rpc: rpc)
         else { return try await next(request, context) }
         let spec = fault.spec
         context.notes.faultId = fault.id
-        if let latency = spec.latencyMs, latency > 0 {
+        if spec.timeout != true, let latency = spec.latencyMs, latency > 0 {
             try await Task.sleep(for: .milliseconds(min(latency, 600_000)))
         }
         let needsRealResponse = spec.afterHandler == true || (spec.malformed == true && spec.body == nil)
         let realResponse = needsRealResponse ? try await next(request, context) : nil
+        if spec.timeout == true {
+            // Hold the request unanswered, as a server that never replies; then drop the connection.
+            context.notes.connectionReset = true
+            try? await Task.sleep(for: .milliseconds(min(spec.latencyMs ?? 60_000, 600_000)))
+            try? await context.channel.close().get()
+            return Response(status: .gatewayTimeout)
+        }
         if spec.reset == true {
             // Close the connection without writing a response; Hummingbird's write then fails quietly.
             context.notes.connectionReset = true
@@ -95,11 +113,29 @@ struct FaultMiddleware: RouterMiddleware {
             return try await Self.truncated(realResponse, status: spec.status)
         }
         if let status = spec.status {
-            let body: JSONValue = ["error": "server_error", "error_description": .string("mock fault \(fault.id) injected")]
-            return Responses.json(body, status: .init(code: status))
+            return Self.statusResponse(status, path: path, faultId: fault.id)
         }
         if let realResponse { return realResponse }
         return try await next(request, context)
+    }
+
+    /// An injected status in the route's own error format: Connect, gRPC-gateway, or OAuth.
+    static func statusResponse(_ status: Int, path: String, faultId: String) -> Response {
+        let message = "mock fault \(faultId) injected"
+        if (200..<300).contains(status) {
+            return Responses.json(JSONValue.object([:]), status: .init(code: status))
+        }
+        let code = ZitadelError.Code(httpStatus: status)
+        if path.hasPrefix("/zitadel.") {
+            let body: JSONValue = ["code": .string(code.connectName), "message": .string(message)]
+            return Responses.json(body, status: .init(code: status))
+        }
+        if path.hasPrefix("/v2/") {
+            let body: JSONValue = ["code": .int(Int64(code.rawValue)), "message": .string(message), "details": []]
+            return Responses.json(body, status: .init(code: status))
+        }
+        let body: JSONValue = ["error": "server_error", "error_description": .string(message)]
+        return Responses.json(body, status: .init(code: status))
     }
 
     /// The real response with its body cut short (and never valid JSON), keeping its headers.

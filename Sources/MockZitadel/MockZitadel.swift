@@ -2,9 +2,11 @@ import Crypto
 import Foundation
 import _CryptoExtras
 
-/// The mock Zitadel's state: seed, signing keys, issued tokens, call journal and injected faults.
+/// The mock Zitadel's state: seed, signing keys, tokens, sessions, call journal, injected faults and SMS outbox.
 ///
 /// HTTP handlers and tests talk to it; everything mutable lives here so concurrent requests stay consistent.
+/// The behaviour is split by concern: `+Tokens` (OIDC tokens and the code flow), `+Sessions` (the Session
+/// service), `+UserService` (the User service), `+Observability` (journal, faults, SMS outbox).
 public actor MockZitadel {
     /// Zitadel's default access-token lifetime (12 h).
     public static let defaultTokenLifetime = 43_200
@@ -16,31 +18,47 @@ public actor MockZitadel {
     static let resourceOwnerIDClaim = "urn:zitadel:iam:user:resourceowner:id"
     static let resourceOwnerNameClaim = "urn:zitadel:iam:user:resourceowner:name"
     static let resourceOwnerDomainClaim = "urn:zitadel:iam:user:resourceowner:primary_domain"
+    /// When seeded objects were "created": fixed so responses are stable across runs.
+    static let seedDate = Date(timeIntervalSince1970: 1_736_931_600)  // 2025-01-15T09:00:00Z
 
     public let configuration: MockZitadelConfiguration
-    /// The seed as loaded; reset returns to it.
-    public let seed: Seed
-    /// The current directory state (the seed, until later services change it).
+    /// The seed as loaded (or replaced through the admin API); reset returns to it.
+    public private(set) var seed: Seed
+    /// The current directory state: the seed plus every change made through the APIs and pages.
     public private(set) var state: Seed
-    private var keys: [SigningKey] = []
-    private var activeKids: [SigningAlgorithm: String] = [:]
-    private var tokens: [String: TokenRecord] = [:]
-    private var opaqueTokens: [String: String] = [:]
-    private var journal: [JournalEntry] = []
-    private var journalSequence = 0
-    private var faults: [Fault] = []
-    private var faultSequence = 0
+    var keys: [SigningKey] = []
+    var activeKids: [SigningAlgorithm: String] = [:]
+    var tokens: [String: TokenRecord] = [:]
+    var opaqueTokens: [String: String] = [:]
+    var refreshTokens: [String: RefreshTokenRecord] = [:]
+    var sessions: [String: SessionRecord] = [:]
+    var authRequests: [String: AuthRequestRecord] = [:]
+    var authCodes: [String: AuthCodeRecord] = [:]
+    /// Pending phone verification codes by user id.
+    var phoneCodes: [String: PendingCode] = [:]
+    /// Creation, change date and sequence of each user, for `details` objects.
+    var objectMeta: [String: ObjectMeta] = [:]
+    /// The instance-wide event sequence; every write bumps it.
+    var eventSequence: Int64 = 0
+    var smsOutbox: [SMSMessage] = []
+    var journal: [JournalEntry] = []
+    var journalSequence = 0
+    var faults: [Fault] = []
+    var faultSequence = 0
     /// The port the HTTP server bound, once it runs.
     public private(set) var boundPort: Int?
 
     /// Creates the mock from a seed and generates one signing key per algorithm (RS256 is the default signer).
     public init(configuration: MockZitadelConfiguration = .init(), seed: Seed) throws {
+        try seed.validate()
         self.configuration = configuration
         self.seed = seed
         self.state = seed
         let generated = try SigningAlgorithm.allCases.map { try SigningKey.generate($0) }
         self.keys = generated
         self.activeKids = Dictionary(uniqueKeysWithValues: generated.map { ($0.algorithm, $0.kid) })
+        self.objectMeta = Self.initialMeta(for: seed)
+        self.eventSequence = Int64(objectMeta.count * 10)
     }
 
     /// Loads the seed the configuration points at and creates the mock.
@@ -57,6 +75,17 @@ public actor MockZitadel {
         if let issuerOverride = configuration.issuerOverride { return issuerOverride }
         let host = configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host
         return "http://\(host):\(boundPort ?? configuration.port)"
+    }
+
+    /// Seeded objects get stable creation dates and sequences.
+    private static func initialMeta(for seed: Seed) -> [String: ObjectMeta] {
+        var meta: [String: ObjectMeta] = [:]
+        let ids = seed.users.map(\.id) + seed.machineUsers.map(\.id)
+        for (index, id) in ids.enumerated() {
+            let sequence = Int64(index * 10 + 5)
+            meta[id] = ObjectMeta(creationDate: seedDate, changeDate: seedDate, sequence: sequence)
+        }
+        return meta
     }
 
     // MARK: Users
@@ -80,23 +109,92 @@ public actor MockZitadel {
         }
     }
 
-    /// A seeded human user by id.
+    /// A human user by id, in its current state.
     public func user(id: String) -> Seed.User? {
         state.users.first { $0.id == id }
     }
 
-    /// Restores the seed: users, tokens, faults and journal; keys only when asked, so running gateways stay valid.
+    /// A human user by login name (case-insensitive, as Zitadel matches login names).
+    func user(loginName: String) -> Seed.User? {
+        state.users.first { $0.loginName.caseInsensitiveCompare(loginName) == .orderedSame }
+    }
+
+    func machineUser(id: String) -> Seed.MachineUser? {
+        state.machineUsers.first { $0.id == id }
+    }
+
+    func subject(id: String) -> Subject? {
+        if let user = user(id: id) { return .human(user) }
+        if let machine = machineUser(id: id) { return .machine(machine) }
+        return nil
+    }
+
+    /// Applies a change to a human user and records it as a new event; returns the new `details`.
+    @discardableResult
+    func modifyUser<E: Error>(_ id: String, _ change: (inout Seed.User) throws(E) -> Void) throws(E) -> JSONValue {
+        guard let index = state.users.firstIndex(where: { $0.id == id }) else { return [:] }
+        try change(&state.users[index])
+        return touch(id)
+    }
+
+    /// Bumps the instance sequence for an object and returns its `details`.
+    @discardableResult
+    func touch(_ id: String, at date: Date = Date()) -> JSONValue {
+        eventSequence += 1
+        var meta = objectMeta[id] ?? ObjectMeta(creationDate: date, changeDate: date, sequence: 0)
+        meta.changeDate = date
+        meta.sequence = eventSequence
+        objectMeta[id] = meta
+        return details(for: id)
+    }
+
+    /// Zitadel's `Details`: `{sequence, changeDate, resourceOwner}` (creation date only where Zitadel sets it).
+    func details(for id: String, includeCreation: Bool = false) -> JSONValue {
+        let meta = objectMeta[id] ?? ObjectMeta(creationDate: Self.seedDate, changeDate: Self.seedDate, sequence: 0)
+        var details: [String: JSONValue] = ["changeDate": .timestamp(meta.changeDate)]
+        if meta.sequence != 0 { details["sequence"] = .int64String(meta.sequence) }
+        if let orgId = subject(id: id)?.orgId { details["resourceOwner"] = .string(orgId) }
+        if includeCreation { details["creationDate"] = .timestamp(meta.creationDate) }
+        return .object(details)
+    }
+
+    /// Changes a user through the admin API; `false` for an unknown id.
+    public func adminUpdateUser(_ id: String, _ change: @Sendable (inout Seed.User) -> Void) -> Bool {
+        guard user(id: id) != nil else { return false }
+        modifyUser(id, change)
+        return true
+    }
+
+    // MARK: Seed and reset
+
+    /// Restores the seed: users, tokens, sessions, faults, journal and outbox; keys only when asked,
+    /// so that running gateways stay valid.
     public func reset(keys resetKeys: Bool = false) throws {
         state = seed
         tokens = [:]
         opaqueTokens = [:]
+        refreshTokens = [:]
+        sessions = [:]
+        authRequests = [:]
+        authCodes = [:]
+        phoneCodes = [:]
+        smsOutbox = []
         faults = []
         journal = []
+        objectMeta = Self.initialMeta(for: seed)
+        eventSequence = Int64(objectMeta.count * 10)
         if resetKeys {
             let generated = try SigningAlgorithm.allCases.map { try SigningKey.generate($0) }
             keys = generated
             activeKids = Dictionary(uniqueKeysWithValues: generated.map { ($0.algorithm, $0.kid) })
         }
+    }
+
+    /// Replaces the seed (checked first) and resets to it.
+    public func replaceSeed(_ newSeed: Seed) throws {
+        try newSeed.validate()
+        seed = newSeed
+        try reset()
     }
 
     // MARK: Keys
@@ -138,78 +236,7 @@ public actor MockZitadel {
         return true
     }
 
-    // MARK: Tokens
-
-    /// Mints an access token for a seeded user (or machine user) with the requested knobs.
-    public func mintToken(_ request: TokenMintRequest, issuer: String? = nil) throws(AdminProblem) -> MintedToken {
-        let now = Date()
-        let issuer = request.issuer ?? issuer ?? defaultIssuer
-        let subject: Subject
-        if let user = user(id: request.userId) {
-            subject = .human(user)
-        } else if let machine = state.machineUsers.first(where: { $0.id == request.userId }) {
-            subject = .machine(machine)
-        } else {
-            throw AdminProblem(
-                status: 404, code: "user_not_found", title: "User not found", detail: "No seeded user has id \(request.userId).")
-        }
-        if let orgId = request.orgId, state.organisation(orgId) == nil {
-            throw AdminProblem(
-                status: 400,
-                code: "unknown_organisation",
-                title: "Unknown organisation",
-                detail: "No seeded organisation has id \(orgId)."
-            )
-        }
-        let lifetime = request.expiresIn ?? Self.defaultTokenLifetime
-        let issuedAt = now.addingTimeInterval(TimeInterval(request.issuedAtIn ?? 0))
-        let notBefore = request.notBeforeIn.map { now.addingTimeInterval(TimeInterval($0)) } ?? issuedAt
-        let expiresAt = now.addingTimeInterval(TimeInterval(lifetime))
-        let roles: JSONValue? = request.roles ?? subject.human.flatMap { rolesClaim(for: $0, orgFilter: request.orgId) }
-        let record = TokenRecord(
-            jti: RandomID.zitadelID(),
-            format: request.format,
-            userId: request.userId,
-            clientId: seed.portalApplication?.clientId ?? "",
-            audience: request.audience ?? state.projectAudience,
-            issuer: issuer,
-            scope: request.scope ?? Self.defaultScopes,
-            issuedAt: issuedAt,
-            notBefore: notBefore,
-            expiresAt: expiresAt,
-            authTime: issuedAt,
-            amr: request.amr ?? ["pwd"],
-            sessionId: RandomID.zitadelID(),
-            roles: roles,
-            revoked: false
-        )
-        let accessToken: String
-        switch request.format {
-        case .opaque:
-            accessToken = RandomID.token()
-            opaqueTokens[accessToken] = record.jti
-        case .jwt:
-            let key = try signingKey(kid: request.kid, algorithm: request.alg ?? .rs256)
-            var header: [String: JSONValue] = ["alg": .string(key.algorithm.rawValue), "kid": .string(key.kid), "typ": "JWT"]
-            header.merge(request.extraHeader ?? [:]) { _, new in new }
-            var payload = jwtClaims(for: record, subject: subject)
-            payload.merge(request.extraClaims ?? [:]) { _, new in new }
-            for name in request.omitClaims ?? [] {
-                payload[name] = nil
-            }
-            do {
-                accessToken = try CompactJWS.sign(header: header, payload: payload, key: key)
-            } catch {
-                throw AdminProblem(
-                    status: 500, code: "signing_failed", title: "Signing failed", detail: "The mock could not sign the token.")
-            }
-        }
-        tokens[record.jti] = record
-        return MintedToken(
-            accessToken: accessToken, tokenType: "Bearer", expiresIn: lifetime, tokenId: record.jti, sessionId: record.sessionId)
-    }
-
-    private func signingKey(kid: String?, algorithm: SigningAlgorithm) throws(AdminProblem) -> SigningKey {
+    func signingKey(kid: String?, algorithm: SigningAlgorithm) throws(AdminProblem) -> SigningKey {
         if let kid {
             guard let key = keys.first(where: { $0.kid == kid }) else {
                 throw AdminProblem(status: 400, code: "unknown_kid", title: "Unknown key", detail: "No signing key has kid \(kid).")
@@ -227,185 +254,15 @@ public actor MockZitadel {
         return key
     }
 
-    /// Claims of a Zitadel v4 JWT access token: no `amr`, `sid`, `auth_time`, `azp` or `scope`.
-    private func jwtClaims(for record: TokenRecord, subject: Subject) -> [String: JSONValue] {
-        var claims: [String: JSONValue] = [
-            "iss": .string(record.issuer),
-            "sub": .string(subject.id),
-            "aud": .strings(record.audience),
-            "exp": .epoch(record.expiresAt),
-            "iat": .epoch(record.issuedAt),
-            "nbf": .epoch(record.notBefore),
-            "client_id": .string(record.clientId),
-            "jti": .string(record.jti),
-        ]
-        claims.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId)) { _, new in new }
-        return claims
-    }
-
-    /// The roles and resource-owner claims shared by JWTs, introspection and userinfo.
-    private func zitadelClaims(roles: JSONValue?, orgId: String) -> [String: JSONValue] {
-        var claims: [String: JSONValue] = [:]
-        if let roles {
-            claims[Self.rolesClaim] = roles
-            claims["urn:zitadel:iam:org:project:\(state.project.id):roles"] = roles
-        }
-        if let org = state.organisation(orgId) {
-            claims[Self.resourceOwnerIDClaim] = .string(org.id)
-            claims[Self.resourceOwnerNameClaim] = .string(org.name)
-            claims[Self.resourceOwnerDomainClaim] = .string(org.primaryDomain)
-        }
-        return claims
-    }
-
-    /// `{"role":{"orgId":"orgPrimaryDomain"}}` from the user's grants, optionally restricted to one organisation.
-    func rolesClaim(for user: Seed.User, orgFilter: String?) -> JSONValue? {
-        var roles: [String: [String: JSONValue]] = [:]
-        for grant in user.grants where orgFilter == nil || grant.orgId == orgFilter {
-            guard let org = state.organisation(grant.orgId) else { continue }
-            roles[grant.role, default: [:]][org.id] = .string(org.primaryDomain)
-        }
-        return roles.isEmpty ? nil : .object(roles.mapValues { .object($0) })
-    }
-
-    /// Finds the record behind a presented token: opaque by lookup, JWT by verifying it is ours and reading `jti`.
-    private func record(for token: String) -> TokenRecord? {
-        if let jti = opaqueTokens[token] { return tokens[jti] }
+    /// Verifies a JWS signed by one of the mock's keys (published or not) and returns its payload.
+    func verifiedPayload(_ token: String) -> [String: JSONValue]? {
         guard let jws = CompactJWS(token),
             let kid = jws.header["kid"]?.stringValue,
             let key = keys.first(where: { $0.kid == kid }),
             jws.header["alg"]?.stringValue == key.algorithm.rawValue,
-            key.isValidSignature(jws.signature, for: jws.signingInput),
-            let jti = jws.payload["jti"]?.stringValue
+            key.isValidSignature(jws.signature, for: jws.signingInput)
         else { return nil }
-        return tokens[jti]
-    }
-
-    /// The record if the token is ours and currently valid (not revoked, not expired, not before `nbf`).
-    private func activeRecord(for token: String, now: Date = Date()) -> TokenRecord? {
-        guard let record = record(for: token), !record.revoked, record.expiresAt > now, record.notBefore <= now else {
-            return nil
-        }
-        return record
-    }
-
-    /// RFC 7662 introspection as Zitadel answers it; inactive also when the caller is not in the token's audience.
-    func introspect(token: String, caller: AuthenticatedClient) -> [String: JSONValue] {
-        guard let record = activeRecord(for: token),
-            record.audience.contains(caller.clientId) || caller.projectId.map(record.audience.contains) == true
-        else { return ["active": false] }
-        let subject = self.subject(id: record.userId)
-        var response: [String: JSONValue] = [
-            "active": true,
-            "scope": .string(record.scope.joined(separator: " ")),
-            "client_id": .string(record.clientId),
-            "token_type": "Bearer",
-            "exp": .epoch(record.expiresAt),
-            "iat": .epoch(record.issuedAt),
-            "nbf": .epoch(record.notBefore),
-            "auth_time": .epoch(record.authTime),
-            "amr": .strings(record.amr),
-            "aud": .strings(record.audience),
-            "iss": .string(record.issuer),
-            "jti": .string(record.jti),
-            "sub": .string(record.userId),
-            "sid": .string(record.sessionId),
-        ]
-        if let subject {
-            response["username"] = .string(subject.preferredUsername)
-            response.merge(userClaims(subject: subject, scope: record.scope)) { _, new in new }
-            response.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId)) { _, new in new }
-        }
-        return response
-    }
-
-    /// OIDC userinfo for an active token; `nil` when the token is not active.
-    func userinfo(token: String) -> (claims: [String: JSONValue], userId: String)? {
-        guard let record = activeRecord(for: token), let subject = subject(id: record.userId) else { return nil }
-        var claims: [String: JSONValue] = ["sub": .string(subject.id)]
-        claims.merge(userClaims(subject: subject, scope: record.scope)) { _, new in new }
-        claims.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId)) { _, new in new }
-        return (claims, subject.id)
-    }
-
-    /// The user a token was issued to, for the journal; `nil` when the token is not ours.
-    func userId(forToken token: String) -> String? {
-        record(for: token)?.userId
-    }
-
-    /// Standard claims by scope; false booleans are omitted, as Zitadel does.
-    private func userClaims(subject: Subject, scope: [String]) -> [String: JSONValue] {
-        var claims: [String: JSONValue] = [:]
-        switch subject {
-        case .human(let user):
-            if scope.contains("profile") {
-                claims["name"] = .string(user.displayName)
-                claims["given_name"] = .string(user.givenName)
-                claims["family_name"] = .string(user.familyName)
-                claims["preferred_username"] = .string(user.loginName)
-                claims["locale"] = .string(user.preferredLanguage)
-            }
-            if scope.contains("email") {
-                claims["email"] = .string(user.email.address)
-                if user.email.verified { claims["email_verified"] = true }
-            }
-            if scope.contains("phone"), let phone = user.phone {
-                claims["phone_number"] = .string(phone.number)
-                if phone.verified { claims["phone_number_verified"] = true }
-            }
-        case .machine(let machine):
-            if scope.contains("profile") {
-                claims["name"] = .string(machine.name)
-                claims["preferred_username"] = .string(machine.userName)
-            }
-        }
-        return claims
-    }
-
-    /// Revokes a token if the caller is in its audience (Zitadel's check); unknown tokens are ignored.
-    func revoke(token: String, caller: AuthenticatedClient) throws(OAuthFailure) {
-        guard let record = record(for: token) else { return }
-        guard record.audience.contains(caller.clientId) else {
-            throw OAuthFailure(status: 401, error: "invalid_client", description: "token was not issued for this client")
-        }
-        tokens[record.jti]?.revoked = true
-    }
-
-    /// Issues an opaque token for the client-credentials grant.
-    func clientCredentialsToken(for client: AuthenticatedClient, scope: [String], issuer: String) -> (token: String, expiresIn: Int) {
-        let now = Date()
-        var audience = [client.clientId]
-        for item in scope where item.hasPrefix("urn:zitadel:iam:org:project:id:") && item.hasSuffix(":aud") {
-            let id = item.dropFirst("urn:zitadel:iam:org:project:id:".count).dropLast(":aud".count)
-            audience.append(id == "zitadel" ? state.instance.id : String(id))
-        }
-        let record = TokenRecord(
-            jti: RandomID.zitadelID(),
-            format: .opaque,
-            userId: client.machineUserId ?? client.clientId,
-            clientId: client.clientId,
-            audience: audience,
-            issuer: issuer,
-            scope: scope,
-            issuedAt: now,
-            notBefore: now,
-            expiresAt: now.addingTimeInterval(TimeInterval(Self.defaultTokenLifetime)),
-            authTime: now,
-            amr: [],
-            sessionId: RandomID.zitadelID(),
-            roles: nil,
-            revoked: false
-        )
-        let token = RandomID.token()
-        tokens[record.jti] = record
-        opaqueTokens[token] = record.jti
-        return (token, Self.defaultTokenLifetime)
-    }
-
-    private func subject(id: String) -> Subject? {
-        if let user = user(id: id) { return .human(user) }
-        if let machine = state.machineUsers.first(where: { $0.id == id }) { return .machine(machine) }
-        return nil
+        return jws.payload
     }
 
     // MARK: Client authentication
@@ -423,6 +280,14 @@ public actor MockZitadel {
             return AuthenticatedClient(clientId: machine.userName, projectId: nil, machineUserId: machine.id)
         }
         throw OAuthFailure(status: 401, error: "invalid_client", description: "client authentication failed")
+    }
+
+    /// Authenticates a public client (`authMethod: none`) by its client id alone, as PKCE clients do.
+    func authenticatePublicClient(clientId: String) throws(OAuthFailure) -> AuthenticatedClient {
+        guard let app = state.applications.first(where: { $0.clientId == clientId }), app.authMethod == "none" else {
+            throw OAuthFailure(status: 401, error: "invalid_client", description: "client authentication failed")
+        }
+        return AuthenticatedClient(clientId: app.clientId, projectId: state.project.id, machineUserId: nil)
     }
 
     /// Authenticates an application by `private_key_jwt`: RS256, `iss` = `sub` = client id, `aud` has the issuer,
@@ -452,72 +317,6 @@ public actor MockZitadel {
         guard let exp = jws.payload["exp"]?.numberValue, exp > now.timeIntervalSince1970 else { throw failure }
         if let iat = jws.payload["iat"]?.numberValue, iat < now.timeIntervalSince1970 - 3600 { throw failure }
         return AuthenticatedClient(clientId: app.clientId, projectId: state.project.id, machineUserId: nil)
-    }
-
-    // MARK: Journal
-
-    /// Appends a journal entry and returns its sequence number.
-    func record(method: String, path: String, rpc: String?, at: Date = Date()) -> Int {
-        journalSequence += 1
-        journal.append(JournalEntry(sequence: journalSequence, method: method, path: path, rpc: rpc, userId: nil, at: at))
-        return journalSequence
-    }
-
-    /// Completes a journal entry once the response is known.
-    func complete(sequence: Int, status: Int?, userId: String?, faultId: String?) {
-        guard let index = journal.lastIndex(where: { $0.sequence == sequence }) else { return }
-        journal[index].status = status
-        if let userId { journal[index].userId = userId }
-        if let faultId { journal[index].faultId = faultId }
-    }
-
-    /// Journal entries, optionally filtered by path, method (case-insensitive) and time.
-    public func journalEntries(path: String? = nil, method: String? = nil, since: Date? = nil) -> [JournalEntry] {
-        journal.filter { entry in
-            (path == nil || entry.path == path)
-                && (method.map { entry.method.caseInsensitiveCompare($0) == .orderedSame } ?? true)
-                && (since.map { entry.at >= $0 } ?? true)
-        }
-    }
-
-    /// Empties the journal.
-    public func clearJournal() {
-        journal = []
-    }
-
-    // MARK: Faults
-
-    /// Installs a fault and returns it with its id.
-    public func addFault(_ spec: FaultSpec) -> Fault {
-        faultSequence += 1
-        let fault = Fault(id: "fault-\(faultSequence)", spec: spec, remaining: spec.times, hits: 0)
-        faults.append(fault)
-        return fault
-    }
-
-    /// Installed faults, including exhausted ones.
-    public func listFaults() -> [Fault] {
-        faults
-    }
-
-    /// Removes one fault; returns whether it existed.
-    public func removeFault(id: String) -> Bool {
-        guard let index = faults.firstIndex(where: { $0.id == id }) else { return false }
-        faults.remove(at: index)
-        return true
-    }
-
-    /// Removes every fault.
-    public func removeAllFaults() {
-        faults = []
-    }
-
-    /// Claims the first fault matching a request, counting the hit.
-    func takeFault(method: String, path: String) -> Fault? {
-        guard let index = faults.firstIndex(where: { $0.matches(method: method, path: path) }) else { return nil }
-        faults[index].hits += 1
-        if let remaining = faults[index].remaining { faults[index].remaining = remaining - 1 }
-        return faults[index]
     }
 }
 
@@ -553,23 +352,18 @@ enum Subject {
     }
 }
 
-/// What the mock remembers about an access token it issued.
-struct TokenRecord: Sendable {
-    let jti: String
-    let format: TokenFormat
-    let userId: String
-    let clientId: String
-    let audience: [String]
-    let issuer: String
-    let scope: [String]
-    let issuedAt: Date
-    let notBefore: Date
+/// Creation and change of a directory object, for Zitadel's `details`.
+struct ObjectMeta: Sendable {
+    var creationDate: Date
+    var changeDate: Date
+    var sequence: Int64
+}
+
+/// A phone verification code waiting to be entered.
+struct PendingCode: Sendable {
+    let code: String
+    let createdAt: Date
     let expiresAt: Date
-    let authTime: Date
-    let amr: [String]
-    let sessionId: String
-    let roles: JSONValue?
-    var revoked: Bool
 }
 
 /// A client that proved its identity at an OAuth endpoint.

@@ -41,6 +41,8 @@ public enum MockZitadelApp {
         router.add(middleware: JournalMiddleware(mock: mock))
         router.add(middleware: FaultMiddleware(mock: mock))
         OIDCController(mock: mock).addRoutes(to: router)
+        APIController(mock: mock).addRoutes(to: router)
+        PagesController(mock: mock).addRoutes(to: router)
         AdminController(mock: mock).addRoutes(to: router)
         return router
     }

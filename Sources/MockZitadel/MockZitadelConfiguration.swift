@@ -35,6 +35,13 @@ public struct MockZitadelConfiguration: Sendable {
         throw MockZitadelError.seedNotFound(tried: [cwd, repository])
     }
 
+    /// The directory seed files are loaded from: the configured seed's, else `Mocks/` in the working directory,
+    /// else the repository's.
+    func mocksDirectory() -> String {
+        if let path = try? resolvedSeedPath() { return URL(fileURLWithPath: path).deletingLastPathComponent().path }
+        return Self.repositoryMocksDirectory
+    }
+
     /// The repository's `Mocks/` directory, located from this source file (`Sources/MockZitadel/` is two levels down).
     public static let repositoryMocksDirectory: String = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -38,6 +38,10 @@ public struct TokenMintRequest: Codable, Sendable {
     public var omitClaims: [String]?
     /// Granted scopes; default openid, profile, email and the Zitadel role and resource-owner scopes.
     public var scope: [String]?
+    /// Issue the token in this existing session (for example one started at the login page) instead of a new one.
+    public var sessionId: String?
+    /// The factors the new session verified; default: derived from `amr` (and `amr` from these when only they are given).
+    public var factors: [SessionFactor]?
 
     public init(
         userId: String,
@@ -55,7 +59,9 @@ public struct TokenMintRequest: Codable, Sendable {
         extraHeader: [String: JSONValue]? = nil,
         extraClaims: [String: JSONValue]? = nil,
         omitClaims: [String]? = nil,
-        scope: [String]? = nil
+        scope: [String]? = nil,
+        sessionId: String? = nil,
+        factors: [SessionFactor]? = nil
     ) {
         self.userId = userId
         self.format = format
@@ -73,6 +79,8 @@ public struct TokenMintRequest: Codable, Sendable {
         self.extraClaims = extraClaims
         self.omitClaims = omitClaims
         self.scope = scope
+        self.sessionId = sessionId
+        self.factors = factors
     }
 }
 
@@ -83,8 +91,8 @@ public struct MintedToken: Codable, Sendable {
     public var expiresIn: Int
     /// The token id (`jti`), also for opaque tokens.
     public var tokenId: String
-    /// The session id introspection reports as `sid`.
-    public var sessionId: String
+    /// The session id introspection reports as `sid`; machine users' tokens have no session.
+    public var sessionId: String?
 }
 
 /// One row of `GET /mock/admin/users`.
@@ -96,6 +104,13 @@ public struct AdminUser: Codable, Sendable {
     public var displayName: String
     public var orgName: String?
     public var grants: [Seed.User.Grant]
+}
+
+/// `GET /mock/admin/users/{id}`: the user's current state, sessions and SMS messages.
+public struct AdminUserDetail: Encodable, Sendable {
+    public var user: Seed.User
+    public var sessions: [SessionSummary]
+    public var smsOutbox: [SMSMessage]
 }
 
 /// One row of `GET /mock/admin/keys`.
@@ -112,7 +127,7 @@ public struct JournalEntry: Sendable {
     public var sequence: Int
     public var method: String
     public var path: String
-    /// `Service/Method` for Connect routes, `nil` for OIDC routes.
+    /// `Service/Method` for both wire forms of the v2 APIs (`UserService/SetPhone`), `nil` for other routes.
     public var rpc: String?
     /// The user the call was about, when the mock knows it.
     public var userId: String?
@@ -121,11 +136,15 @@ public struct JournalEntry: Sendable {
     public var status: Int?
     /// The fault that was applied, if any.
     public var faultId: String?
+    /// SHA-256 (hex) of the request body; `nil` for an empty body.
+    public var bodyDigest: String?
+    /// Who called (the token's or PAT's user) on the v2 APIs.
+    public var callerId: String?
 }
 
 extension JournalEntry: Codable {
     enum CodingKeys: String, CodingKey {
-        case sequence, method, path, rpc, userId, at, status, faultId
+        case sequence, method, path, rpc, userId, at, status, faultId, bodyDigest, callerId
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +161,8 @@ extension JournalEntry: Codable {
         self.at = at
         status = try container.decodeIfPresent(Int.self, forKey: .status)
         faultId = try container.decodeIfPresent(String.self, forKey: .faultId)
+        bodyDigest = try container.decodeIfPresent(String.self, forKey: .bodyDigest)
+        callerId = try container.decodeIfPresent(String.self, forKey: .callerId)
     }
 
     /// `rpc` and `userId` are always present, `null` when unknown (fixed interface).
@@ -155,15 +176,22 @@ extension JournalEntry: Codable {
         try container.encode(Timestamp.format(at), forKey: .at)
         try container.encode(status, forKey: .status)
         try container.encodeIfPresent(faultId, forKey: .faultId)
+        try container.encode(bodyDigest, forKey: .bodyDigest)
+        try container.encodeIfPresent(callerId, forKey: .callerId)
     }
 }
 
-/// Body of `POST /mock/admin/faults`: what to break for requests matching `path` (and `method`).
+/// Body of `POST /mock/admin/faults`: what to break for requests matching `path` (and `method`, `rpc`).
 public struct FaultSpec: Codable, Sendable {
-    /// Exact request path, or a prefix when it ends with `*`.
+    /// Exact request path, or a prefix when it ends with `*` (`*` alone matches every path).
     public var path: String
     /// HTTP method to match; any when `nil`.
     public var method: String?
+    /// v2 RPC to match in either wire form, e.g. `UserService/SetPhone`; any when `nil`.
+    public var rpc: String?
+    /// Hold the request without answering, then close the connection: a client timeout. The hold lasts
+    /// `latencyMs` (default 60 s). With `afterHandler`, the change is applied first.
+    public var timeout: Bool?
     /// Status to answer with instead of the real handler's.
     public var status: Int?
     /// Delay before answering (or before running the handler).
@@ -188,10 +216,14 @@ public struct FaultSpec: Codable, Sendable {
         malformed: Bool? = nil,
         reset: Bool? = nil,
         times: Int? = nil,
-        afterHandler: Bool? = nil
+        afterHandler: Bool? = nil,
+        rpc: String? = nil,
+        timeout: Bool? = nil
     ) {
         self.path = path
         self.method = method
+        self.rpc = rpc
+        self.timeout = timeout
         self.status = status
         self.latencyMs = latencyMs
         self.body = body
@@ -212,9 +244,10 @@ public struct Fault: Codable, Sendable {
     public var hits: Int
 
     /// Whether this fault applies to a request.
-    func matches(method: String, path: String) -> Bool {
+    func matches(method: String, path: String, rpc: String?) -> Bool {
         if let remaining, remaining <= 0 { return false }
         if let wanted = spec.method, wanted.caseInsensitiveCompare(method) != .orderedSame { return false }
+        if let wanted = spec.rpc, wanted != rpc { return false }
         if spec.path.hasSuffix("*") {
             return path.hasPrefix(spec.path.dropLast())
         }
@@ -232,5 +265,26 @@ enum Timestamp {
     static func parse(_ string: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string) { return date }
         return try? Date.ISO8601FormatStyle().parse(string)
+    }
+}
+
+/// A text message the mock "sent": phone verification codes (`SetPhone`, `ResendPhoneCode`) and sign-in codes.
+public struct SMSMessage: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case phoneVerification = "phone_verification"
+        case otpSMS = "otp_sms"
+    }
+
+    public var userId: String
+    /// Only the masked number is ever shown, e.g. `+61 4•• ••• 156`.
+    public var maskedPhone: String
+    public var code: String
+    public var at: String
+    public var kind: Kind
+    /// The full number, for filtering only.
+    var phone: String = ""
+
+    enum CodingKeys: String, CodingKey {
+        case userId, maskedPhone, code, at, kind
     }
 }

@@ -17,6 +17,9 @@ struct OIDCController {
         router.post("/oauth/v2/token", use: token)
         router.get("/oidc/v1/userinfo", use: userinfo)
         router.post("/oidc/v1/userinfo", use: userinfo)
+        router.get("/oauth/v2/authorize", use: authorize)
+        router.post("/oauth/v2/authorize", use: authorize)
+        router.get("/oidc/v1/end_session", use: endSession)
     }
 
     /// The discovery document with Zitadel's fields; endpoint URLs hang off the request's issuer.
@@ -37,8 +40,7 @@ struct OIDCController {
             "response_types_supported": ["code", "id_token", "id_token token"],
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": [
-                "authorization_code", "implicit", "refresh_token", "client_credentials",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "authorization_code", "refresh_token", "client_credentials",
             ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"],
@@ -89,7 +91,7 @@ struct OIDCController {
     @Sendable func revoke(_ request: Request, context: Context) async throws -> Response {
         let form = FormBody.parse(try await request.collectedBody())
         do {
-            let caller = try await authenticateClient(request, form: form, issuer: context.issuer, allowPost: true)
+            let caller = try await authenticateClient(request, form: form, issuer: context.issuer, allowPost: true, allowPublic: true)
             guard let token = form["token"], !token.isEmpty else {
                 return Responses.oauth(OAuthFailure(status: 400, error: "invalid_request", description: "token missing"))
             }
@@ -101,15 +103,30 @@ struct OIDCController {
         }
     }
 
-    /// The token endpoint; only the client-credentials grant for now.
+    /// The token endpoint: client credentials, authorization code (with PKCE) and refresh token grants.
     @Sendable func token(_ request: Request, context: Context) async throws -> Response {
         let form = FormBody.parse(try await request.collectedBody())
         guard let grantType = form["grant_type"], !grantType.isEmpty else {
             return Responses.oauth(OAuthFailure(status: 400, error: "invalid_request", description: "grant_type missing"))
         }
-        guard grantType == "client_credentials" else {
+        switch grantType {
+        case "client_credentials": break
+        case "authorization_code", "refresh_token":
+            do {
+                let caller = try await authenticateClient(
+                    request, form: form, issuer: context.issuer, allowPost: true, allowPublic: true)
+                let body =
+                    grantType == "authorization_code"
+                    ? try await mock.exchangeCode(form, client: caller, issuer: context.issuer)
+                    : try await mock.refresh(form, client: caller, issuer: context.issuer)
+                if let token = body["access_token"]?.stringValue { context.notes.userId = await mock.userId(forToken: token) }
+                return Responses.json(body, headers: [.cacheControl: "no-store"])
+            } catch {
+                return Responses.oauth(error)
+            }
+        default:
             return Responses.oauth(
-                OAuthFailure(status: 400, error: "unsupported_grant_type", description: "\(grantType) is not supported by the mock yet")
+                OAuthFailure(status: 400, error: "unsupported_grant_type", description: "\(grantType) is not supported by the mock")
             )
         }
         do {
@@ -142,12 +159,52 @@ struct OIDCController {
         return Responses.json(JSONValue.object(result.claims), headers: [.cacheControl: "no-store"])
     }
 
-    /// Client authentication: HTTP Basic, `private_key_jwt`, and (token and revocation only) `client_secret_post`.
+    /// `/oauth/v2/authorize`: validates the request and sends the browser to the login page (or, with
+    /// `prompt=none` and a signed-in browser, straight back with a code).
+    @Sendable func authorize(_ request: Request, context: Context) async throws -> Response {
+        var parameters: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil {
+            parameters[String(key)] = String(value)
+        }
+        if request.method == .post {
+            parameters.merge(FormBody.parse(try await request.collectedBody())) { query, _ in query }
+        }
+        let browserSession = request.cookies[PagesController.cookieName]?.value
+        switch await mock.startAuthorization(parameters, browserSessionId: browserSession, issuer: context.issuer) {
+        case .login(let requestId):
+            return Redirect.to("\(PagesController.loginPath)?requestId=oidc_\(requestId)")
+        case .redirect(let location):
+            return Redirect.to(location)
+        case .errorPage(let message):
+            return HTML.page(
+                "Sign-in request refused", #"<p class="error" id="authorize-error">\#(HTML.escape(message))</p>"#, status: .badRequest)
+        }
+    }
+
+    /// `/oidc/v1/end_session`: ends the session (from `id_token_hint`, else the browser's), clears the cookie, and
+    /// redirects to a registered `post_logout_redirect_uri`.
+    @Sendable func endSession(_ request: Request, context: Context) async throws -> Response {
+        var parameters: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil {
+            parameters[String(key)] = String(value)
+        }
+        let browserSession = request.cookies[PagesController.cookieName]?.value
+        let target = await mock.endSession(parameters, browserSessionId: browserSession)
+        let clear: HTTPFields = [.setCookie: "\(PagesController.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"]
+        if let target { return Redirect.to(target, headers: clear) }
+        return HTML.page(
+            "Signed out", #"<p class="ok" id="signed-out">You are signed out.</p><p><a href="/ui/v2/login/login">Sign in again</a></p>"#,
+            headers: clear)
+    }
+
+    /// Client authentication: HTTP Basic, `private_key_jwt`, (token and revocation only) `client_secret_post`,
+    /// and for PKCE clients without a secret (`allowPublic`) the bare `client_id`.
     private func authenticateClient(
         _ request: Request,
         form: [String: String],
         issuer: String,
-        allowPost: Bool
+        allowPost: Bool,
+        allowPublic: Bool = false
     ) async throws(OAuthFailure) -> AuthenticatedClient {
         if let credentials = request.basicCredentials {
             return try await mock.authenticate(clientId: credentials.id, secret: credentials.secret)
@@ -164,6 +221,9 @@ struct OIDCController {
         }
         if allowPost, let id = form["client_id"], let secret = form["client_secret"] {
             return try await mock.authenticate(clientId: id, secret: secret)
+        }
+        if allowPublic, let id = form["client_id"] {
+            return try await mock.authenticatePublicClient(clientId: id)
         }
         throw OAuthFailure(status: 401, error: "invalid_client", description: "client authentication required")
     }

@@ -63,13 +63,26 @@ public struct Seed: Codable, Sendable {
         public var keyFile: String?
     }
 
-    /// A machine (service) user; it authenticates with `userName` and `clientSecret` at the token endpoint.
+    /// A machine (service) user; it authenticates with `userName` and `clientSecret` at the token endpoint, or
+    /// with one of its personal access tokens as a bearer token on the v2 APIs.
     public struct MachineUser: Codable, Sendable {
         public var id: String
         public var userName: String
         public var orgId: String
         public var name: String
         public var clientSecret: String?
+        /// Zitadel manager roles: `IAM_OWNER`/`IAM_USER_MANAGER` manage every organisation's users,
+        /// `ORG_OWNER`/`ORG_USER_MANAGER` their own organisation's; none means the user may act on itself only.
+        public var managerRoles: [String]?
+        public var personalAccessTokens: [PersonalAccessToken]?
+    }
+
+    /// A personal access token of a machine user (development values only).
+    public struct PersonalAccessToken: Codable, Sendable {
+        public var id: String
+        public var token: String
+        /// RFC 3339; none means it does not expire.
+        public var expirationDate: String?
     }
 
     /// A human user with portal role grants and MFA factor states.
@@ -86,6 +99,10 @@ public struct Seed: Codable, Sendable {
         public var preferredLanguage: String
         public var grants: [Grant]
         public var mfa: MFA
+        /// `USER_STATE_ACTIVE` when absent.
+        public var state: String?
+        /// User metadata as plain text (the APIs serve it base64-encoded), e.g. the portal's MFA policy key.
+        public var metadata: [String: String]?
 
         public struct Email: Codable, Sendable {
             public var address: String
@@ -113,9 +130,13 @@ public struct Seed: Codable, Sendable {
         public var u2f: [Authenticator]
         public var recoveryCodes: RecoveryCodes?
         public var mfaInitSkipped: Bool?
+        /// When the user skipped MFA set-up (RFC 3339); the seed date when only `mfaInitSkipped` is set.
+        public var mfaInitSkippedAt: String?
 
+        /// A TOTP registration: `NOT_READY` until verified; `secret` (base32) lets the mock check codes.
         public struct FactorState: Codable, Sendable {
             public var state: String
+            public var secret: String?
         }
 
         /// A passkey or security key with its device label.
@@ -125,11 +146,15 @@ public struct Seed: Codable, Sendable {
             public var state: String
         }
 
-        /// A recovery-code set: the codes (dev only), how many were used, and whether the user confirmed storing them.
+        /// A recovery-code set: the codes (dev only); the first `used` of them are spent. `acknowledged` is
+        /// informational (the portal, not Zitadel, records acknowledgements).
         public struct RecoveryCodes: Codable, Sendable {
             public var codes: [String]
             public var used: Int
-            public var acknowledged: Bool
+            public var acknowledged: Bool?
+
+            /// Codes still usable at sign-in.
+            public var remaining: [String] { Array(codes.dropFirst(max(0, used))) }
         }
     }
 }
@@ -170,6 +195,17 @@ extension Seed {
         }
         let ids = users.map(\.id) + machineUsers.map(\.id)
         guard Set(ids).count == ids.count else { throw MockZitadelError.invalidSeed("duplicate user ids") }
+        let loginNames = users.map { $0.loginName.lowercased() }
+        guard Set(loginNames).count == loginNames.count else { throw MockZitadelError.invalidSeed("duplicate login names") }
+        let pats = machineUsers.flatMap { $0.personalAccessTokens ?? [] }.map(\.token)
+        guard Set(pats).count == pats.count, !pats.contains("") else {
+            throw MockZitadelError.invalidSeed("personal access tokens must be unique and non-empty")
+        }
+        for user in users {
+            if let codes = user.mfa.recoveryCodes, !(0...codes.codes.count).contains(codes.used) {
+                throw MockZitadelError.invalidSeed("user \(user.id) has used more recovery codes than it has")
+            }
+        }
         guard !applications.isEmpty else { throw MockZitadelError.invalidSeed("no applications") }
     }
 

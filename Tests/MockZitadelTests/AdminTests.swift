@@ -14,7 +14,7 @@ struct AdminTests {
             let response = try await client.execute(uri: "/mock/admin/users", method: .get)
             #expect(response.status == .ok)
             let users = try #require(try response.json().arrayValue)
-            #expect(users.count == 7)
+            #expect(users.count == 9)
             for user in users {
                 #expect(user.keys.isSuperset(of: ["id", "loginName", "orgId", "roles"]))
                 #expect(user["id"]?.stringValue?.count == 18)

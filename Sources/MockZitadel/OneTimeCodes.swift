@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+
+/// RFC 6238 TOTP as Zitadel configures it: SHA-1, 6 digits, 30-second steps, base32 secrets of 20 bytes.
+enum TOTP {
+    static let period: TimeInterval = 30
+    static let digits = 6
+
+    /// A new 160-bit secret, base32 without padding (32 characters), like Zitadel's.
+    static func generateSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<20).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Base32.encode(bytes)
+    }
+
+    /// The `otpauth://` URI authenticator apps scan.
+    static func uri(secret: String, issuer: String, accountName: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~@")
+        let encodedIssuer = issuer.addingPercentEncoding(withAllowedCharacters: allowed) ?? issuer
+        let encodedAccount = accountName.addingPercentEncoding(withAllowedCharacters: allowed) ?? accountName
+        return
+            "otpauth://totp/\(encodedIssuer):\(encodedAccount)?algorithm=SHA1&digits=6&issuer=\(encodedIssuer)&period=30&secret=\(secret)"
+    }
+
+    /// The code for a secret at a time; `nil` when the secret is not base32.
+    static func code(secret: String, at date: Date) -> String? {
+        guard let key = Base32.decode(secret) else { return nil }
+        let counter = UInt64(date.timeIntervalSince1970 / period)
+        var bigEndian = counter.bigEndian
+        let message = withUnsafeBytes(of: &bigEndian) { Data($0) }
+        let mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+        let offset = Int(mac[mac.count - 1] & 0x0F)
+        let truncated =
+            (UInt32(mac[offset] & 0x7F) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8)
+            | UInt32(mac[offset + 3])
+        let value = truncated % 1_000_000
+        let string = String(value)
+        return String(repeating: "0", count: digits - string.count) + string
+    }
+
+    /// Accepts the code of the current step or the one either side (clock skew), as Zitadel's validator does.
+    static func verify(_ code: String, secret: String, at date: Date = Date()) -> Bool {
+        let trimmed = code.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count == digits else { return false }
+        return [-period, 0, period].contains { offset in
+            Self.code(secret: secret, at: date.addingTimeInterval(offset)).map { constantTimeEquals($0, trimmed) } ?? false
+        }
+    }
+}
+
+/// RFC 4648 base32 (upper case, no padding), for TOTP secrets.
+enum Base32 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output = ""
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in bytes {
+            buffer = (buffer << 8) | UInt32(byte)
+            bits += 8
+            while bits >= 5 {
+                output.append(alphabet[Int((buffer >> UInt32(bits - 5)) & 0x1F)])
+                bits -= 5
+            }
+        }
+        if bits > 0 { output.append(alphabet[Int((buffer << UInt32(5 - bits)) & 0x1F)]) }
+        return output
+    }
+
+    static func decode(_ string: String) -> [UInt8]? {
+        var output: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        for character in string.uppercased() where character != "=" && character != " " {
+            guard let index = alphabet.firstIndex(of: character) else { return nil }
+            buffer = (buffer << 5) | UInt32(index)
+            bits += 5
+            if bits >= 8 {
+                output.append(UInt8((buffer >> UInt32(bits - 8)) & 0xFF))
+                bits -= 8
+            }
+        }
+        return output.isEmpty ? nil : output
+    }
+}
+
+/// Verification and recovery codes in the formats the mock hands out.
+enum OneTimeCode {
+    /// Zitadel's phone verification code: 6 characters of A–Z and 0–9.
+    static func phoneVerification() -> String {
+        random(length: 6, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+    }
+
+    /// A recovery code: two groups of five unambiguous characters.
+    static func recoveryCode() -> String {
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        return random(length: 5, alphabet: alphabet) + "-" + random(length: 5, alphabet: alphabet)
+    }
+
+    private static func random(length: Int, alphabet: [Character]) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}
+
+/// Phone numbers as Zitadel normalises them (E.164; no `+` means Switzerland, libphonenumber's default region
+/// in Zitadel), and the masked form the mock shows.
+enum PhoneNumber {
+    /// E.164 or the Zitadel error for the input.
+    static func normalise(_ input: String) throws(ZitadelError) -> String {
+        let trimmed = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw ZitadelError(.invalidArgument, "PHONE-Zt0NV", "Phone is empty") }
+        let invalid = ZitadelError(.invalidArgument, "PHONE-so0wa", "Phone is invalid")
+        var rest = Substring(trimmed)
+        let international = rest.hasPrefix("+")
+        if international { rest = rest.dropFirst() }
+        var digits = ""
+        for character in rest {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+            } else if !" -().".contains(character) {
+                throw invalid
+            }
+        }
+        if !international {
+            if digits.hasPrefix("00") {
+                digits.removeFirst(2)
+            } else {
+                if digits.hasPrefix("0") { digits.removeFirst() }
+                digits = "41" + digits
+            }
+        }
+        guard (8...15).contains(digits.count), digits.first != "0" else { throw invalid }
+        return "+" + digits
+    }
+
+    /// `+61 4•• ••• 678` for Australian mobiles; otherwise the country code and last three digits.
+    static func masked(_ e164: String) -> String {
+        let digits = Array(e164.dropFirst())
+        guard digits.count > 5 else { return e164 }
+        if e164.hasPrefix("+614"), digits.count == 11 {
+            return "+61 4•• ••• " + String(digits.suffix(3))
+        }
+        let countryLength = e164.hasPrefix("+1") || e164.hasPrefix("+7") ? 1 : 2
+        let hidden = String(repeating: "•", count: digits.count - countryLength - 3)
+        return "+" + String(digits.prefix(countryLength)) + " " + hidden + " " + String(digits.suffix(3))
+    }
+}
