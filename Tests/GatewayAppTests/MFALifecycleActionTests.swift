@@ -204,7 +204,7 @@ import Testing
         let pat = try #require(Seeded.servicePAT)
         try await MockZitadelAppRunner.run { baseURL, admin in
             var configuration = GatewayConfiguration(port: 0, issuers: [Harness.issuer(baseURL)])
-            configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, timeout: .seconds(1), retries: 0, cacheTTL: .zero)
+            configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, timeout: .seconds(8), retries: 0, cacheTTL: .zero)
             configuration.store = StoreSettings(url: "sqlite::memory:")
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let validator = try SessionValidator(

@@ -17,10 +17,11 @@ extension Seeded {
     static var servicePAT: String? { GatewayConfiguration.mockServicePAT(seedFile: seedFile) }
 }
 
-/// A gateway wired to the mock's v2 services with the seeded PAT, a short deadline and no lookup cache.
+/// A gateway wired to the mock's v2 services with the seeded PAT and no lookup cache. The default deadline is
+/// generous (the whole suite runs in parallel on two cores); fault tests set short ones explicitly.
 enum LifecycleHarness {
     static func run(
-        timeoutMs: Int = 1500, retries: Int = 0, cacheSeconds: Int = 0,
+        timeoutMs: Int = 8000, retries: Int = 0, cacheSeconds: Int = 0,
         policy: MFAPolicyConfiguration = MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"),
         style: MFASetupURLStyle = .console, apiKeys: [APIKeyConfiguration] = [],
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin, MockRPC) async throws -> Void
