@@ -13,5 +13,8 @@ swift build --build-tests
 echo "== smoke test of the README's run command"
 scripts/smoke.sh
 
+echo "== Zitadel's official Python SDK against the mock"
+scripts/sdk-check.sh
+
 echo "== tests"
 swift test --skip-build 2>&1 | tee .build/test-output.txt
