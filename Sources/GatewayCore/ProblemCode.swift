@@ -21,18 +21,33 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case staleMarker = "stale_marker"
     case factorNotAllowed = "factor_not_allowed"
     case actionUnavailable = "action_unavailable"
+    case invalidPhone = "invalid_phone"
+    case rateLimited = "rate_limited"
+    case idempotencyKeyMissing = "idempotency_key_missing"
+    case idempotencyKeyReused = "idempotency_key_reused"
+    case requestInProgress = "request_in_progress"
+    case invalidCode = "invalid_code"
+    case enrolmentExpired = "enrolment_expired"
+    case enrolmentClosed = "enrolment_closed"
+    case providerUnavailable = "provider_unavailable"
+    case providerRejected = "provider_rejected"
+    case storeUnavailable = "store_unavailable"
 
     /// The HTTP status this code is always served with.
     public var status: Int {
         switch self {
         case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey: 401
-        case .invalidRequest, .apiKeyFromBrowser: 400
+        case .invalidRequest, .apiKeyFromBrowser, .idempotencyKeyMissing: 400
         case .forbidden, .noPortalRole, .mfaRemediationRequired, .factorNotAllowed: 403
-        case .staleMarker, .actionUnavailable: 409
+        case .staleMarker, .actionUnavailable, .requestInProgress, .enrolmentClosed: 409
+        case .enrolmentExpired: 410
+        case .invalidPhone, .idempotencyKeyReused, .invalidCode: 422
+        case .rateLimited: 429
+        case .providerRejected: 502
         case .notFound: 404
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
-        case .issuerUnavailable, .notReady: 503
+        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable: 503
         case .internalError: 500
         }
     }
@@ -59,6 +74,17 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .staleMarker: "Stale lifecycle marker"
         case .factorNotAllowed: "Factor not allowed"
         case .actionUnavailable: "Action unavailable"
+        case .invalidPhone: "Invalid phone number"
+        case .rateLimited: "Too many requests"
+        case .idempotencyKeyMissing: "Idempotency-Key required"
+        case .idempotencyKeyReused: "Idempotency-Key reused with a different request"
+        case .requestInProgress: "Request already in progress"
+        case .invalidCode: "Invalid verification code"
+        case .enrolmentExpired: "Enrolment expired"
+        case .enrolmentClosed: "Enrolment closed"
+        case .providerUnavailable: "Identity provider call failed"
+        case .providerRejected: "Identity provider refused the change"
+        case .storeUnavailable: "Store unavailable"
         }
     }
 }
