@@ -68,9 +68,20 @@ public protocol ZitadelUserDirectory: Sendable {
     func getSession(_ sessionId: String) async throws(ZitadelClientError) -> GetSessionResponse
 }
 
+/// The phone and SMS one-time-code changes the gateway forwards. None of them is retried: a change whose
+/// outcome is unknown is reconciled by reading the user (`getUserByID`), never by sending it again.
+public protocol ZitadelPhoneEnrolment: Sendable {
+    /// Sets the number; Zitadel sends the verification code by SMS (`sendCode`).
+    func setPhone(_ userId: String, phone: String) async throws(ZitadelClientError) -> SetPhoneResponse
+    func verifyPhone(_ userId: String, code: String) async throws(ZitadelClientError) -> DetailsResponse
+    func resendPhoneCode(_ userId: String) async throws(ZitadelClientError) -> SetPhoneResponse
+    func addOTPSMS(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse
+    func removePhone(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse
+}
+
 /// A typed client for Zitadel's v2 services over Connect JSON (`POST /<service>/<Method>`), the wire form of
 /// Zitadel's current SDKs. Reads retry on retryable failures within the call deadline; writes never retry.
-public final class ZitadelClient: ZitadelUserDirectory, Sendable {
+public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, Sendable {
     public static let userService = "zitadel.user.v2.UserService"
     public static let sessionService = "zitadel.session.v2.SessionService"
 
@@ -116,6 +127,26 @@ public final class ZitadelClient: ZitadelUserDirectory, Sendable {
 
     public func getSession(_ sessionId: String) async throws(ZitadelClientError) -> GetSessionResponse {
         try await call(Self.sessionService, "GetSession", ["sessionId": sessionId], read: true)
+    }
+
+    public func setPhone(_ userId: String, phone: String) async throws(ZitadelClientError) -> SetPhoneResponse {
+        try await call(Self.userService, "SetPhone", ["userId": userId, "phone": phone, "sendCode": [String: String]()], read: false)
+    }
+
+    public func verifyPhone(_ userId: String, code: String) async throws(ZitadelClientError) -> DetailsResponse {
+        try await call(Self.userService, "VerifyPhone", ["userId": userId, "verificationCode": code], read: false)
+    }
+
+    public func resendPhoneCode(_ userId: String) async throws(ZitadelClientError) -> SetPhoneResponse {
+        try await call(Self.userService, "ResendPhoneCode", ["userId": userId, "sendCode": [String: String]()], read: false)
+    }
+
+    public func addOTPSMS(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse {
+        try await call(Self.userService, "AddOTPSMS", ["userId": userId], read: false)
+    }
+
+    public func removePhone(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse {
+        try await call(Self.userService, "RemovePhone", ["userId": userId], read: false)
     }
 
     /// One RPC: JSON body in, decoded JSON out; `read` allows retries on retryable failures.

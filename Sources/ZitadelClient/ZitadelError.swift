@@ -148,6 +148,12 @@ public enum ZitadelErrorId {
     public static let phoneNotVerified = "COMMAND-Q54j2"
     public static let otpSMSAlreadyAdded = "COMMAND-Ad3g2"
     public static let unknownUser = "COMMAND-4g3xq"
+    /// SetPhone with the number the user already has.
+    public static let phoneUnchanged = "COMMAND-Uch5e"
+    /// SetPhone with a number libphonenumber rejects.
+    public static let phoneInvalid = "PHONE-so0wa"
+    /// VerifyPhone with a wrong code.
+    public static let phoneCodeInvalid = "COMMAND-eis9R"
     public static let invalidToken = "AUTH-7fs1e"
     public static let quotaExhausted = "QUOTA-vjAy8"
     public static let instanceBlocked = "LIMITS-molsj"

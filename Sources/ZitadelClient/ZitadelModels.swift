@@ -149,3 +149,22 @@ public struct ZitadelSession: Sendable, Decodable, Equatable {
 
     public var usedRecoveryCode: Bool { factors?.recoveryCode?.verifiedAt != nil }
 }
+
+/// `details` on a change: the event sequence and when Zitadel applied it.
+public struct ObjectDetails: Sendable, Decodable, Equatable {
+    /// int64 as a string (protojson).
+    public var sequence: String?
+    public var changeDate: String?
+    public var resourceOwner: String?
+}
+
+/// `UserService/SetPhone`, `ResendPhoneCode`: `verificationCode` only when `returnCode` was asked for.
+public struct SetPhoneResponse: Sendable, Decodable, Equatable {
+    public var details: ObjectDetails?
+    public var verificationCode: String?
+}
+
+/// Responses that carry only `details`: VerifyPhone, AddOTPSMS, RemovePhone.
+public struct DetailsResponse: Sendable, Decodable, Equatable {
+    public var details: ObjectDetails?
+}

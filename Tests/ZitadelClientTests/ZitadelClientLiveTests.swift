@@ -101,6 +101,39 @@ import Testing
         }
     }
 
+    @Test func phoneEnrolmentCallsDriveTheMocksUserService() async throws {
+        try await MockZitadelApp.withRunningMock { baseURL, mock in
+            let seed = try JSONSerialization.jsonObject(with: Fixtures.data("../seed.json")) as? [String: Any]
+            let machines = seed?["machineUsers"] as? [[String: Any]] ?? []
+            let pats = machines.first?["personalAccessTokens"] as? [[String: Any]] ?? []
+            let pat = try #require(pats.first?["token"] as? String)
+            let client = try ZitadelClient(
+                configuration: ZitadelClientConfiguration(baseURL: baseURL, credential: .pat(pat), timeout: .seconds(3)),
+                httpClient: .shared, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let user = "300000000000001003"
+            let set = try await client.setPhone(user, phone: "+61491570159")
+            #expect(set.verificationCode == nil)
+            #expect(set.details?.sequence != nil)
+            let code = try #require(await mock.sentMessages(userId: user).last?.code)
+            await #expect(throws: ZitadelClientError.self) { _ = try await client.verifyPhone(user, code: "WRONG1") }
+            _ = try await client.resendPhoneCode(user)
+            let resent = try #require(await mock.sentMessages(userId: user).last?.code)
+            #expect(try await client.getUserByID(user).user?.human?.phone?.phone == "+61491570159")
+            _ = try await client.verifyPhone(user, code: resent == code ? code : resent)
+            #expect(try await client.getUserByID(user).user?.human?.phone?.isVerified == true)
+            _ = try await client.addOTPSMS(user)
+            do {
+                _ = try await client.addOTPSMS(user)
+                Issue.record("a second AddOTPSMS must fail")
+            } catch {
+                #expect(error.errorId == ZitadelErrorId.otpSMSAlreadyAdded)
+                if case .api(let api) = error { #expect(api.code == .alreadyExists) }
+            }
+            _ = try await client.removePhone(user)
+            #expect(try await client.getUserByID(user).user?.human?.phone?.phone == nil)
+        }
+    }
+
     @Test func keyFilesAreChecked() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString).json").path
         try Data(#"{"type":"serviceaccount","keyId":"1","key":"not a pem","userId":"2"}"#.utf8).write(to: URL(fileURLWithPath: path))
