@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import GatewayCore
+import GatewayStore
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -28,7 +29,7 @@ public func buildApplication(
         configuration: configuration, validator: validator, httpClient: httpClient, logger: logger)
     let router = buildRouter(
         validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry,
-        lifecycle: lifecycle.service)
+        lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store)
 
     var services: [any Service] = []
     if configuration.mockIdp.enabled {
@@ -40,6 +41,7 @@ public func buildApplication(
         services.append(mock)
     }
     services.append(KeyRefreshService(validator: validator))
+    services.append(SMSReconciliationService(service: lifecycle.sms, interval: .seconds(30)))
     services.append(lifecycle.storeService)
 
     return Application(
@@ -53,7 +55,7 @@ public func buildApplication(
 /// The gateway's routes and middleware, shared by the application and router-level tests.
 func buildRouter(
     validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry,
-    lifecycle: MFALifecycleService? = nil
+    lifecycle: MFALifecycleService? = nil, sms: SMSEnrolmentService? = nil, store: (any GatewayStore)? = nil
 )
     -> Router<GatewayRequestContext>
 {
@@ -69,6 +71,8 @@ func buildRouter(
         v1.add(middleware: MFARemediationMiddleware(service: lifecycle))
         MFALifecycleController(service: lifecycle).addRoutes(to: v1)
     }
+    if let sms { SMSEnrolmentController(service: sms).addRoutes(to: v1) }
+    if let store { AuditController(store: store).addRoutes(to: v1) }
     SessionController(validator: validator).addRoutes(to: v1)
     return router
 }

@@ -48,6 +48,7 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 ///   `mfa.tenants.names` + `mfa.tenants.<orgId>.required|deniedFactors`; `mfa.setupUrlStyle` (`console` or
 ///   `loginV2`), `mfa.userPolicyMetadataKey` (Zitadel user metadata key; value `required` raises the policy)
 /// - `store.url` (`sqlite:.data/gateway.sqlite`; `sqlite::memory:` for tests)
+/// - `sms.*`: enrolment lifetimes, attempt limits and rate limits (see `readSMS`)
 public struct GatewayConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -60,6 +61,7 @@ public struct GatewayConfiguration: Sendable {
     public var zitadel: ZitadelSettings = ZitadelSettings()
     public var mfa: MFASettings = MFASettings()
     public var store: StoreSettings = StoreSettings()
+    public var sms: SMSSettings = SMSSettings()
 
     public enum LogFormat: String, Sendable { case text, json }
 
@@ -162,6 +164,7 @@ public struct GatewayConfiguration: Sendable {
         zitadel = try Self.readZitadel(reader: reader, mockIdp: mockIdp)
         mfa = try Self.readMFA(reader: reader)
         store = StoreSettings(url: reader.string(forKey: "store.url", default: Self.defaultStoreURL))
+        sms = try Self.readSMS(reader: reader)
     }
 
     private static func readIssuer(name: String, reader: ConfigReader) throws(ConfigurationError) -> IssuerConfiguration {
@@ -299,6 +302,7 @@ public struct GatewayConfiguration: Sendable {
             ]
         }
         lines += mfaSummary()
+        lines += smsSummary()
         return lines
     }
 }

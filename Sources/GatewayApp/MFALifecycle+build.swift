@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import GatewayStore
 import Logging
 import ServiceLifecycle
@@ -8,6 +9,8 @@ import ZitadelClient
 /// The MFA lifecycle's parts, built once per application.
 struct MFALifecycleParts {
     var service: MFALifecycleService
+    var sms: SMSEnrolmentService
+    var store: any GatewayStore
     /// Closes the store after graceful shutdown.
     var storeService: StoreService
 }
@@ -34,7 +37,7 @@ func buildMFALifecycle(
         credential = nil
         logger.warning("No Zitadel credential (zitadel.pat or zitadel.keyFile): MFA lifecycle lookups are unavailable")
     }
-    var directory: (any ZitadelUserDirectory)?
+    var directory: ZitadelClient?
     if let credential, let url = settings.url ?? configuration.issuers.first?.issuer {
         do {
             directory = try ZitadelClient(
@@ -48,7 +51,17 @@ func buildMFALifecycle(
     let service = MFALifecycleService(
         directory: directory, store: store, validator: validator, settings: configuration.mfa,
         cacheTTL: settings.cacheTTL, logger: logger)
-    return MFALifecycleParts(service: service, storeService: StoreService(store: store))
+    let numberKey: SymmetricKey
+    if let configured = configuration.sms.numberKey, !configured.isEmpty {
+        numberKey = SymmetricKey(data: SHA256.hash(data: Array(configured.utf8)))
+    } else {
+        let candidate = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+        numberKey = SymmetricKey(data: try await store.sharedSecret(named: "sms.numberKey", candidate: candidate))
+    }
+    let sms = SMSEnrolmentService(
+        phoneAPI: directory, directory: directory, store: store, lifecycle: service, settings: configuration.sms,
+        numberKey: numberKey, leaseSeconds: configuration.smsForwardLeaseSeconds, logger: logger)
+    return MFALifecycleParts(service: service, sms: sms, store: store, storeService: StoreService(store: store))
 }
 
 /// Keeps the store open until graceful shutdown, then closes it.

@@ -17,12 +17,21 @@ enum ProblemResponse {
         var requestId: String?
     }
 
-    static func make(_ problem: GatewayProblem, requestId: String?) -> Response {
+    /// The problem document's JSON.
+    static func body(_ problem: GatewayProblem, requestId: String?) -> String {
+        String(decoding: data(problem, requestId: requestId), as: UTF8.self)
+    }
+
+    static func data(_ problem: GatewayProblem, requestId: String?) -> Data {
         let body = Body(
             type: "https://aidial.example/problems/\(problem.code.rawValue)", title: problem.code.title,
             status: problem.status, detail: problem.detail, code: problem.code.rawValue, instance: nil,
             requestId: requestId)
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        return (try? JSONEncoder().encode(body)) ?? Data()
+    }
+
+    static func make(_ problem: GatewayProblem, requestId: String?) -> Response {
+        let data = data(problem, requestId: requestId)
         var headers: HTTPFields = [.contentType: "application/problem+json", .cacheControl: "no-store"]
         switch problem.code {
         case .missingToken:
@@ -35,6 +44,12 @@ enum ProblemResponse {
             break
         }
         if let retryAfter = problem.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let refusal = problem.rateLimit {
+            // draft-ietf-httpapi-ratelimit-headers: the policy that refused, and what is left of it.
+            let rule = refusal.rule
+            headers[.rateLimitPolicy] = "\"\(rule.name)\";q=\(rule.limit);w=\(Int(rule.periodSeconds))"
+            headers[.rateLimit] = "\"\(rule.name)\";r=0;t=\(refusal.retryAfterSeconds)"
+        }
         return Response(
             status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -69,6 +84,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 
 extension HTTPField.Name {
     static let requestId = Self("X-Request-Id")!
+    static let rateLimit = Self("RateLimit")!
+    static let rateLimitPolicy = Self("RateLimit-Policy")!
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
     static let tenant = Self("X-AiDial-Tenant")!
     static let apiKey = Self("X-API-Key")!
     static let secFetchSite = Self("Sec-Fetch-Site")!

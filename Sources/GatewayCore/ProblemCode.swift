@@ -97,6 +97,8 @@ public struct GatewayProblem: Error, Sendable, Equatable {
     public var detail: String
     /// Seconds after which a retry may succeed (`Retry-After`), when known.
     public var retryAfter: Int?
+    /// The bucket that refused, for the RateLimit headers of a 429.
+    public var rateLimit: RateLimitRefusal?
 
     public init(_ code: ProblemCode, _ detail: String, retryAfter: Int? = nil) {
         self.code = code

@@ -87,6 +87,123 @@ public protocol GatewayStore: Sendable {
 
     /// Releases connections.
     func close() async throws
+
+    // MARK: - SMS enrolment: idempotency ledger, rate limits, enrolments
+
+    /// The store's clock (seconds since 1970): every instance sharing the store decides with the same time.
+    func now() async throws -> Double
+
+    /// A named secret shared by every instance: the stored value, or `candidate` when none was stored yet.
+    func sharedSecret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
+
+    /// In one transaction: looks the idempotency key up, looks for an open enrolment of the same number, charges
+    /// the rate limits, records the intent (idempotency record + new enrolment in `forwarding`, both leased) and
+    /// appends the claim's audit event. See `SMSEnrolmentClaimOutcome` for the answers.
+    func claimSMSEnrolment(_ claim: SMSEnrolmentClaim) async throws -> SMSEnrolmentClaimOutcome
+
+    /// In one transaction: writes `enrolment` if the stored revision still equals its `revision` (returning it
+    /// with the next revision), completes or releases an idempotency record, and appends an audit event.
+    /// Returns nil, changing nothing, when another writer got there first.
+    func updateSMSEnrolment(
+        _ enrolment: SMSEnrolment, completing: IdempotencyCompletion?, audit: AuditEvent?
+    ) async throws -> SMSEnrolment?
+
+    /// Completes or releases an idempotency record on its own (the enrolment unchanged).
+    func finishIdempotencyKey(_ completion: IdempotencyCompletion) async throws
+
+    /// An enrolment by id, only within its tenant and user (anything else is nil, as for a missing one).
+    func smsEnrolment(id: String, tenant: String, userId: String) async throws -> SMSEnrolment?
+
+    /// Enrolments still `forwarding` after their lease: forwards whose outcome must be reconciled.
+    func orphanedSMSEnrolments(limit: Int) async throws -> [SMSEnrolment]
+
+    /// Charges the buckets all or nothing (one transaction) and appends `audit` with the outcome set to
+    /// `rate_limited` when refused. Returns the first refusal, or nil when every bucket had room.
+    func chargeRateLimits(_ charges: [RateLimitCharge], refusalAudit: AuditEvent?) async throws -> RateLimitRefusal?
+}
+
+/// An idempotency key, scoped to the caller: the same key from another user or tenant is another key.
+public struct IdempotencyScope: Sendable, Hashable {
+    public var tenant: String
+    public var userId: String
+    public var key: String
+
+    public init(tenant: String, userId: String, key: String) {
+        self.tenant = tenant
+        self.userId = userId
+        self.key = key
+    }
+}
+
+/// The response recorded for an idempotency key, replayed for the same key and request.
+public struct StoredResponse: Sendable, Equatable {
+    public var status: Int
+    public var body: String
+
+    public init(status: Int, body: String) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// What happens to an idempotency record when an enrolment is updated.
+public enum IdempotencyCompletion: Sendable, Equatable {
+    /// The request finished: replay this response from now on.
+    case complete(IdempotencyScope, StoredResponse)
+    /// The forward was confirmed not to have happened: forget the key so that a retry starts afresh.
+    case release(IdempotencyScope)
+}
+
+/// A request to start an SMS enrolment.
+public struct SMSEnrolmentClaim: Sendable {
+    public var scope: IdempotencyScope
+    /// A keyed hash of the normalised request.
+    public var fingerprint: String
+    public var numberKey: String
+    public var maskedPhone: String
+    /// The id for a new enrolment.
+    public var enrolmentId: String
+    /// How long the claimant owns the forward before it counts as orphaned.
+    public var leaseSeconds: Double
+    public var codeLifetimeSeconds: Double
+    public var charges: [RateLimitCharge]
+    /// Appended with the claim (`outcome` as given) or with a refusal (`outcome` replaced by `rate_limited`).
+    public var audit: AuditEvent
+
+    public init(
+        scope: IdempotencyScope, fingerprint: String, numberKey: String, maskedPhone: String, enrolmentId: String,
+        leaseSeconds: Double, codeLifetimeSeconds: Double, charges: [RateLimitCharge], audit: AuditEvent
+    ) {
+        self.scope = scope
+        self.fingerprint = fingerprint
+        self.numberKey = numberKey
+        self.maskedPhone = maskedPhone
+        self.enrolmentId = enrolmentId
+        self.leaseSeconds = leaseSeconds
+        self.codeLifetimeSeconds = codeLifetimeSeconds
+        self.charges = charges
+        self.audit = audit
+    }
+}
+
+/// The answer to a claim; only `.claimed` lets the caller forward SetPhone.
+public enum SMSEnrolmentClaimOutcome: Sendable, Equatable {
+    /// A new enrolment in `forwarding`, leased to this request: forward SetPhone now.
+    case claimed(SMSEnrolment)
+    /// The key finished before: replay its response.
+    case replay(StoredResponse)
+    /// The key was used with another request.
+    case keyReused
+    /// The key's first request is still running.
+    case inProgress
+    /// The key is now bound to this open enrolment (leased to this request): answer with it, no new forward.
+    /// An enrolment still `forwarding` here was orphaned by its owner: reconcile it at the provider first.
+    /// `createdByKey`: the key's own earlier request created it (a retry after a crash or timeout).
+    case attached(SMSEnrolment, createdByKey: Bool)
+    /// Another request is forwarding this number right now: retry shortly.
+    case busy
+    /// A bucket is full; nothing was recorded but the refusal's audit event.
+    case rateLimited(RateLimitRefusal)
 }
 
 /// Chooses an implementation from `store.url`.

@@ -6,8 +6,12 @@ import SQLiteNIO
 
 /// The embedded store: one SQLite connection, serialised by an actor; versioned migrations at open.
 public actor SQLiteGatewayStore: GatewayStore {
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     private var closed = false
+    /// Actor methods interleave at every `await`: statements of one operation (a transaction above all) must not
+    /// mix with another's on the shared connection, so every operation holds this turn.
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
 
     /// Migrations in order; a version once shipped is never edited.
     static let migrations: [(version: Int, statements: [String])] = [
@@ -27,7 +31,31 @@ public actor SQLiteGatewayStore: GatewayStore {
                 """,
                 "CREATE INDEX audit_events_tenant_seq ON audit_events (tenant, seq)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                """
+                CREATE TABLE sms_enrolments (
+                    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT NOT NULL, number_key TEXT NOT NULL,
+                    masked_phone TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+                    expires_at REAL NOT NULL, last_sent_at REAL, lease_until REAL,
+                    verification_attempts INTEGER NOT NULL, resends INTEGER NOT NULL, failure TEXT,
+                    revision INTEGER NOT NULL)
+                """,
+                "CREATE INDEX sms_enrolments_number ON sms_enrolments (tenant, user_id, number_key, state)",
+                "CREATE INDEX sms_enrolments_forwarding ON sms_enrolments (state, lease_until)",
+                """
+                CREATE TABLE idempotency_keys (
+                    tenant TEXT NOT NULL, user_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                    enrolment_id TEXT NOT NULL, state TEXT NOT NULL, lease_until REAL, response_status INTEGER,
+                    response_body TEXT, created_at REAL NOT NULL, PRIMARY KEY (tenant, user_id, key))
+                """,
+                "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+                "CREATE TABLE rate_limit_buckets (key TEXT PRIMARY KEY, tat REAL NOT NULL)",
+                "CREATE TABLE shared_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+            ]
+        ),
     ]
 
     private init(connection: SQLiteConnection) {
@@ -59,8 +87,42 @@ public actor SQLiteGatewayStore: GatewayStore {
         return store
     }
 
+    /// Runs `body` alone on the connection.
+    func exclusive<T>(_ body: () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+        }
+        return try await body()
+    }
+
+    /// `body` inside `BEGIN IMMEDIATE … COMMIT`, rolled back when it throws.
+    func transaction<T>(_ body: () async throws -> T) async throws -> T {
+        try await exclusive {
+            _ = try await connection.query("BEGIN IMMEDIATE")
+            do {
+                let result = try await body()
+                _ = try await connection.query("COMMIT")
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
     public func migrate() async throws {
+        try await exclusive { try await runMigrations() }
+    }
+
+    private func runMigrations() async throws {
         _ = try await connection.query("PRAGMA journal_mode = WAL")
+        // Other processes on the same file (a restarted or second instance) wait for a lock instead of failing.
+        _ = try await connection.query("PRAGMA busy_timeout = 5000")
         _ = try await connection.query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
         let rows = try await connection.query("SELECT version FROM schema_migrations")
@@ -82,14 +144,18 @@ public actor SQLiteGatewayStore: GatewayStore {
 
     /// Applied migration versions, for tests and `config check`.
     public func appliedMigrations() async throws -> [Int] {
-        try await connection.query("SELECT version FROM schema_migrations ORDER BY version")
-            .compactMap { $0.column("version")?.integer.map { Int($0) } }
+        try await exclusive {
+            try await connection.query("SELECT version FROM schema_migrations ORDER BY version")
+                .compactMap { $0.column("version")?.integer.map { Int($0) } }
+        }
     }
 
     public func lifecycleRecord(tenant: String, user: String) async throws -> StoredLifecycleRecord? {
-        let rows = try await connection.query(
-            "SELECT revision, record FROM lifecycle_records WHERE tenant = ? AND user_id = ?",
-            [.text(tenant), .text(user)])
+        let rows = try await exclusive {
+            try await connection.query(
+                "SELECT revision, record FROM lifecycle_records WHERE tenant = ? AND user_id = ?",
+                [.text(tenant), .text(user)])
+        }
         guard let row = rows.first, let revision = row.column("revision")?.integer, let json = row.column("record")?.string
         else { return nil }
         let record = try JSONDecoder().decode(MFALifecycleRecord.self, from: Data(json.utf8))
@@ -103,24 +169,29 @@ public actor SQLiteGatewayStore: GatewayStore {
         let now = Date().timeIntervalSince1970
         // RETURNING reports this statement's own effect: a separate `SELECT changes()` could observe another
         // request's statement on the shared connection and report a lost compare-and-set as won.
-        let rows: [SQLiteRow]
-        if expectedRevision == 0 {
-            rows = try await connection.query(
-                """
-                INSERT INTO lifecycle_records (tenant, user_id, revision, record, updated_at) VALUES (?, ?, 1, ?, ?)
-                ON CONFLICT (tenant, user_id) DO NOTHING RETURNING revision
-                """, [.text(tenant), .text(user), .text(json), .float(now)])
-        } else {
-            rows = try await connection.query(
-                """
-                UPDATE lifecycle_records SET revision = revision + 1, record = ?, updated_at = ?
-                WHERE tenant = ? AND user_id = ? AND revision = ? RETURNING revision
-                """, [.text(json), .float(now), .text(tenant), .text(user), .integer(expectedRevision)])
+        let rows: [SQLiteRow] = try await exclusive {
+            if expectedRevision == 0 {
+                return try await connection.query(
+                    """
+                    INSERT INTO lifecycle_records (tenant, user_id, revision, record, updated_at) VALUES (?, ?, 1, ?, ?)
+                    ON CONFLICT (tenant, user_id) DO NOTHING RETURNING revision
+                    """, [.text(tenant), .text(user), .text(json), .float(now)])
+            } else {
+                return try await connection.query(
+                    """
+                    UPDATE lifecycle_records SET revision = revision + 1, record = ?, updated_at = ?
+                    WHERE tenant = ? AND user_id = ? AND revision = ? RETURNING revision
+                    """, [.text(json), .float(now), .text(tenant), .text(user), .integer(expectedRevision)])
+            }
         }
         return rows.count == 1
     }
 
     public func appendAuditEvent(_ event: AuditEvent) async throws {
+        try await exclusive { try await insertAuditEvent(event) }
+    }
+
+    func insertAuditEvent(_ event: AuditEvent) async throws {
         let metadata = String(decoding: try JSONEncoder().encode(event.metadata), as: UTF8.self)
         _ = try await connection.query(
             """
@@ -141,11 +212,13 @@ public actor SQLiteGatewayStore: GatewayStore {
             after = value
         }
         let pageSize = max(1, min(limit, 500))
-        let rows = try await connection.query(
-            """
-            SELECT seq, id, time, tenant, actor, session, action, outcome, metadata, request_id FROM audit_events
-            WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
-            """, [.text(tenant), .integer(after), .integer(pageSize + 1)])
+        let rows = try await exclusive {
+            try await connection.query(
+                """
+                SELECT seq, id, time, tenant, actor, session, action, outcome, metadata, request_id FROM audit_events
+                WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
+                """, [.text(tenant), .integer(after), .integer(pageSize + 1)])
+        }
         var events: [AuditEvent] = []
         var lastSeq = after
         for row in rows.prefix(pageSize) {
@@ -165,7 +238,7 @@ public actor SQLiteGatewayStore: GatewayStore {
 
     public func close() async throws {
         guard !closed else { return }
-        try await connection.close()
+        try await exclusive { try await connection.close() }
         closed = true
     }
 }

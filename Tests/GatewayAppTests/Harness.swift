@@ -100,14 +100,15 @@ enum Harness {
         issuer tweak: (inout IssuerConfiguration) -> Void = { _ in },
         apiKeys: [APIKeyConfiguration] = [],
         configure: (_ configuration: inout GatewayConfiguration, _ mockBaseURL: String) -> Void = { _, _ in },
+        logs: LogCapture? = nil,
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
             var configuration = GatewayConfiguration(
                 port: 0, issuers: [issuer(baseURL, tweak)], apiKeys: apiKeys)
             configure(&configuration, baseURL)
-            let app = try await buildApplication(
-                configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let logger = logs?.logger ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            let app = try await buildApplication(configuration: configuration, logger: logger)
             try await app.test(testing) { client in
                 try await body(client, MockAdmin(baseURL: baseURL, mock: mock))
             }
@@ -129,4 +130,36 @@ extension TestResponse {
     }
 
     var problemCode: String? { json["code"] as? String }
+}
+
+/// Collects every log line (message and metadata) in memory, for leak scans; never bootstraps logging.
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var logger: Logger {
+        var logger = Logger(label: "capture", factory: { _ in Handler(capture: self) })
+        logger.logLevel = .trace
+        return logger
+    }
+
+    var text: String { lock.withLock { lines.joined(separator: "\n") } }
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            capture.append("\(event.level) \(event.message) \(merged)")
+        }
+    }
 }

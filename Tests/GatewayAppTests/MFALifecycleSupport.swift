@@ -23,7 +23,8 @@ enum LifecycleHarness {
     static func run(
         timeoutMs: Int = 8000, retries: Int = 0, cacheSeconds: Int = 0,
         policy: MFAPolicyConfiguration = MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"),
-        style: MFASetupURLStyle = .console, apiKeys: [APIKeyConfiguration] = [],
+        style: MFASetupURLStyle = .console, apiKeys: [APIKeyConfiguration] = [], testing: TestingSetup = .router,
+        sms: SMSSettings = SMSSettings(), smsLeaseSeconds: Double? = nil, logs: LogCapture? = nil,
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin, MockRPC) async throws -> Void
     ) async throws {
         let pat = try #require(Seeded.servicePAT, "Mocks/seed.json has no PAT for the gateway machine user")
@@ -33,8 +34,10 @@ enum LifecycleHarness {
                 cacheTTL: .seconds(cacheSeconds))
             configuration.mfa = MFASettings(policy: policy, setupURLStyle: style)
             configuration.store = StoreSettings(url: "sqlite::memory:")
+            configuration.sms = sms
+            configuration.sms.forwardLeaseSeconds = smsLeaseSeconds
         }
-        try await Harness.withGateway(apiKeys: apiKeys, configure: configure) { client, admin in
+        try await Harness.withGateway(testing: testing, apiKeys: apiKeys, configure: configure, logs: logs) { client, admin in
             try await body(client, admin, MockRPC(baseURL: admin.baseURL, pat: pat))
         }
     }

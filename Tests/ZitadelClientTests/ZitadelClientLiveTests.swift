@@ -126,8 +126,9 @@ import Testing
                 _ = try await client.addOTPSMS(user)
                 Issue.record("a second AddOTPSMS must fail")
             } catch {
-                #expect(error.errorId == ZitadelErrorId.otpSMSAlreadyAdded)
-                if case .api(let api) = error { #expect(api.code == .alreadyExists) }
+                let typed = error as? ZitadelClientError
+                #expect(typed?.errorId == ZitadelErrorId.otpSMSAlreadyAdded)
+                if case .api(let api) = typed { #expect(api.code == .alreadyExists) }
             }
             _ = try await client.removePhone(user)
             #expect(try await client.getUserByID(user).user?.human?.phone?.phone == nil)

@@ -1,0 +1,162 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Testing
+
+/// The SMS ledger's contract, for every store implementation (`StoreBackends.all`).
+@Suite struct SMSLedgerContractTests {
+    static let rule = RateLimitRule(name: "user", limit: 2, periodSeconds: 3600)
+
+    static func claim(
+        key: String = "key-1", fingerprint: String = "fp-1", number: String = "n-1", user: String = "u1",
+        lease: Double = 30, charges: [RateLimitCharge]? = nil
+    ) -> SMSEnrolmentClaim {
+        SMSEnrolmentClaim(
+            scope: IdempotencyScope(tenant: "t1", userId: user, key: key), fingerprint: fingerprint, numberKey: number,
+            maskedPhone: "+61 4•• ••• 156", enrolmentId: "sme_\(UUID().uuidString.prefix(8))", leaseSeconds: lease,
+            codeLifetimeSeconds: 600,
+            charges: charges ?? [RateLimitCharge(rule: rule, key: "sms:user:t1:\(user)-\(UUID().uuidString)")],
+            audit: AuditEvent(
+                tenant: "t1", actor: user, session: nil, action: "sms_enrolment.requested", outcome: "claimed", requestId: nil))
+    }
+
+    @Test(arguments: StoreBackends.all)
+    func aClaimRecordsIntentThenReplaysTheOutcome(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        let first = Self.claim()
+        guard case .claimed(let enrolment) = try await store.claimSMSEnrolment(first) else {
+            Issue.record("expected a claim")
+            return
+        }
+        #expect(enrolment.state == .forwarding)
+        // In flight: the same key waits, another key for the same number is told to wait too.
+        #expect(try await store.claimSMSEnrolment(Self.claim()) == .inProgress)
+        #expect(try await store.claimSMSEnrolment(Self.claim(key: "key-2")) == .busy)
+        // The same key with another request is refused.
+        #expect(try await store.claimSMSEnrolment(Self.claim(fingerprint: "fp-2")) == .keyReused)
+        var sent = enrolment
+        sent.state = .codeSent
+        sent.leaseUntil = nil
+        let response = StoredResponse(status: 201, body: "{\"id\":\"\(enrolment.id)\"}")
+        let saved = try #require(
+            try await store.updateSMSEnrolment(sent, completing: .complete(first.scope, response), audit: nil))
+        #expect(saved.revision == enrolment.revision + 1)
+        // A stale revision loses.
+        #expect(try await store.updateSMSEnrolment(sent, completing: nil, audit: nil) == nil)
+        #expect(try await store.claimSMSEnrolment(Self.claim()) == .replay(response))
+        // Another key for the open enrolment attaches to it instead of sending again.
+        guard case .attached(let attached, let createdByKey) = try await store.claimSMSEnrolment(Self.claim(key: "key-3"))
+        else {
+            Issue.record("expected to attach")
+            return
+        }
+        #expect(attached.id == enrolment.id && !createdByKey)
+        // Scoped: the same key from another user is another key, and the enrolment is invisible to them.
+        if case .claimed = try await store.claimSMSEnrolment(Self.claim(number: "n-9", user: "u2")) {
+        } else {
+            Issue.record("another user's key must be independent")
+        }
+        #expect(try await store.smsEnrolment(id: enrolment.id, tenant: "t1", userId: "u2") == nil)
+        #expect(try await store.smsEnrolment(id: enrolment.id, tenant: "t2", userId: "u1") == nil)
+        #expect(try await store.smsEnrolment(id: enrolment.id, tenant: "t1", userId: "u1")?.state == .codeSent)
+        let audit = try await store.auditEvents(tenant: "t1", after: nil, limit: 10)
+        #expect(audit.events.filter { $0.action == "sms_enrolment.requested" }.count == 2)
+        try await store.close()
+    }
+
+    @Test(arguments: StoreBackends.all)
+    func anOrphanedForwardIsHandedOverForReconciliation(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        guard case .claimed(let enrolment) = try await store.claimSMSEnrolment(Self.claim(lease: 0.2)) else {
+            Issue.record("expected a claim")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await store.orphanedSMSEnrolments(limit: 10).map(\.id) == [enrolment.id])
+        guard case .attached(let orphan, let createdByKey) = try await store.claimSMSEnrolment(Self.claim(lease: 30)) else {
+            Issue.record("the key's retry must take the orphan over")
+            return
+        }
+        #expect(orphan.id == enrolment.id && orphan.state == .forwarding && createdByKey)
+        // Leased again: no longer orphaned, and a third request waits.
+        #expect(try await store.orphanedSMSEnrolments(limit: 10).isEmpty)
+        #expect(try await store.claimSMSEnrolment(Self.claim()) == .inProgress)
+        // Confirmed never sent: the key is released and a retry claims afresh.
+        var failed = orphan
+        failed.state = .failed
+        failed.leaseUntil = nil
+        #expect(try await store.updateSMSEnrolment(failed, completing: .release(Self.claim().scope), audit: nil) != nil)
+        if case .claimed(let fresh) = try await store.claimSMSEnrolment(Self.claim()) {
+            #expect(fresh.id != enrolment.id)
+        } else {
+            Issue.record("a released key claims afresh")
+        }
+        try await store.close()
+    }
+
+    @Test(arguments: StoreBackends.all)
+    func rateLimitsAreAllOrNothingAndAudited(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        let suffix = UUID().uuidString
+        let tight = RateLimitCharge(rule: RateLimitRule(name: "number", limit: 1, periodSeconds: 3600), key: "n-\(suffix)")
+        let loose = RateLimitCharge(rule: RateLimitRule(name: "user", limit: 10, periodSeconds: 3600), key: "u-\(suffix)")
+        #expect(try await store.chargeRateLimits([loose, tight], refusalAudit: nil) == nil)
+        let audit = AuditEvent(
+            tenant: "t-\(suffix)", actor: "u1", session: nil, action: "sms_enrolment.resend", outcome: "", requestId: nil)
+        let refusal = try #require(try await store.chargeRateLimits([loose, tight], refusalAudit: audit))
+        #expect(refusal.rule.name == "number")
+        #expect(refusal.retryAfterSeconds > 3000)
+        // The refused charge did not consume the loose bucket: 9 more fit, then it refuses.
+        for _ in 0..<9 { #expect(try await store.chargeRateLimits([loose], refusalAudit: nil) == nil) }
+        #expect(try await store.chargeRateLimits([loose], refusalAudit: nil)?.rule.name == "user")
+        let events = try await store.auditEvents(tenant: "t-\(suffix)", after: nil, limit: 10).events
+        #expect(events.map(\.outcome) == ["rate_limited"])
+        #expect(events.first?.metadata["bucket"] == "number")
+        // A claim over the limit records nothing but its refusal.
+        let claim = Self.claim(number: "n-\(suffix)", charges: [tight])
+        guard case .rateLimited = try await store.claimSMSEnrolment(claim) else {
+            Issue.record("expected a refusal")
+            return
+        }
+        #expect(try await store.orphanedSMSEnrolments(limit: 100).allSatisfy { $0.numberKey != "n-\(suffix)" })
+        try await store.close()
+    }
+
+    @Test(arguments: StoreBackends.all)
+    func concurrentClaimsForOneNumberYieldOneForward(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        let number = "n-\(UUID().uuidString)"
+        let outcomes = try await withThrowingTaskGroup(of: SMSEnrolmentClaimOutcome.self) { group in
+            for index in 0..<40 {
+                group.addTask { try await store.claimSMSEnrolment(Self.claim(key: "k\(index % 4)", number: number)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let claimed = outcomes.filter { if case .claimed = $0 { true } else { false } }
+        #expect(claimed.count == 1)
+        #expect(outcomes.allSatisfy { [.inProgress, .busy].contains($0) || claimed.contains($0) })
+        let secret = try await store.sharedSecret(named: "test", candidate: [1, 2, 3])
+        #expect(try await store.sharedSecret(named: "test", candidate: [9]) == secret)
+        try await store.close()
+    }
+}
+
+/// A store implementation the contract runs against.
+struct StoreBackend: Sendable, CustomTestStringConvertible {
+    var name: String
+    var open: @Sendable () async throws -> any GatewayStore
+
+    var testDescription: String { name }
+}
+
+enum StoreBackends {
+    static var all: [StoreBackend] {
+        [
+            StoreBackend(name: "sqlite-memory") { try await GatewayStoreFactory.open(url: "sqlite::memory:") },
+            StoreBackend(name: "sqlite-file") {
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).sqlite").path
+                return try await GatewayStoreFactory.open(url: "sqlite:\(path)")
+            },
+        ]
+    }
+}
