@@ -22,6 +22,7 @@ extension GatewayConfiguration {
             secretsSpecifier: .dynamic { key, _ in
                 let upper = key.uppercased()
                 return upper.contains("SECRET") || upper.contains("SHA256") || upper.contains("PASSWORD")
+                    || upper.hasSuffix("_PAT") || upper.contains("NUMBER_KEY")
             })
         providers.append(
             KeyMappingProvider(upstream: environmentProvider) { key in key.prepending(["zitadelGateway"]) })

@@ -83,4 +83,33 @@ import Testing
         var configuration = try await Self.configuration(["ZITADEL_GATEWAY_MFA_POLICY_FILE": "/nonexistent/policy.yaml"])
         await #expect(throws: ConfigurationError.self) { try await configuration.loadMFAPolicyFile() }
     }
+
+    @Test func smsKeysFromTheEnvironmentAndTheExampleFile() async throws {
+        let configuration = try await Self.configuration([
+            "ZITADEL_GATEWAY_SMS_RATE_LIMITS_USER_LIMIT": "7", "ZITADEL_GATEWAY_SMS_RATE_LIMITS_USER_PERIOD_SECONDS": "60",
+            "ZITADEL_GATEWAY_SMS_NUMBER_KEY": "number-s3cr3t", "ZITADEL_GATEWAY_SMS_MAX_RESENDS": "1",
+            "ZITADEL_GATEWAY_SMS_CALLER_ADDRESS_HEADER": "X-Forwarded-For",
+        ])
+        #expect(configuration.sms.user == RateLimitRule(name: "user", limit: 7, periodSeconds: 60))
+        #expect(configuration.sms.number.limit == 3)
+        #expect(configuration.sms.limits.maxResends == 1)
+        #expect(configuration.sms.callerAddressHeader == "X-Forwarded-For")
+        #expect(configuration.sms.numberKey == "number-s3cr3t")
+        #expect(configuration.smsForwardLeaseSeconds == 6)
+        let printed = configuration.redactedSummary().joined(separator: "\n")
+        #expect(!printed.contains("number-s3cr3t"))
+        #expect(printed.contains("sms.rateLimits.user = 7 per 60s"))
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await Self.configuration(["ZITADEL_GATEWAY_SMS_RATE_LIMITS_GLOBAL_LIMIT": "0"])
+        }
+        let example = try await GatewayConfiguration(
+            reader: GatewayConfiguration.reader(
+                configFile: "Config/gateway.example.yaml",
+                environment: [
+                    "ZITADEL_GATEWAY_ISSUERS_ZITADEL_INTROSPECTION_CLIENT_SECRET": "from-the-environment",
+                    "ZITADEL_GATEWAY_API_KEYS_REPORTING_SHA256": String(repeating: "ab", count: 32),
+                ]))
+        #expect(example.sms.global == RateLimitRule(name: "global", limit: 5000, periodSeconds: 86_400))
+        #expect(example.store.url.hasPrefix("sqlite:"))
+    }
 }
