@@ -26,7 +26,7 @@ struct SMSEnrolmentController {
     }
 
     @Sendable func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = try LifecycleCaller(identity: context.identity)
+        let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
         try service.requireSMSAllowed(caller)
         let key = try SMSEnrolmentService.validatedKey(request.headers[.idempotencyKey])
         let body = try await Self.decode(CreateRequest.self, request, context, hint: "{\"phone\": \"04XX XXX XXX\"}")
@@ -37,14 +37,14 @@ struct SMSEnrolmentController {
     }
 
     @Sendable func verify(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = try LifecycleCaller(identity: context.identity)
+        let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
         let id = context.parameters.get("id") ?? ""
         let body = try await Self.decode(VerifyRequest.self, request, context, hint: "{\"code\": \"...\"}")
         return Self.response(try await service.verify(id: id, code: body.code, caller: caller, requestId: context.requestId))
     }
 
     @Sendable func resend(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = try LifecycleCaller(identity: context.identity)
+        let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
         let id = context.parameters.get("id") ?? ""
         return Self.response(
             try await service.resend(id: id, caller: caller, callerAddress: callerAddress(request), requestId: context.requestId))

@@ -6,6 +6,33 @@ import Logging
 import Metrics
 import ZitadelClient
 
+/// The caller facts an enrolment needs (no token: SMS enrolment talks to Zitadel with the service credential).
+struct EnrolmentCaller: Sendable {
+    var userId: String
+    var role: PortalRole
+    /// The active tenant (policy and audit scope).
+    var tenant: String?
+    /// The user's own organisation: enrolments, ledger keys and per-tenant budgets live there.
+    var homeOrg: String
+    var sessionId: String?
+
+    init(userId: String, role: PortalRole, tenant: String?, homeOrg: String, sessionId: String?) {
+        self.userId = userId
+        self.role = role
+        self.tenant = tenant
+        self.homeOrg = homeOrg
+        self.sessionId = sessionId
+    }
+
+    init(_ caller: LifecycleCaller) {
+        self.init(
+            userId: caller.userId, role: caller.role, tenant: caller.tenant, homeOrg: caller.homeOrg,
+            sessionId: caller.sessionId)
+    }
+
+    var auditTenant: String { tenant ?? homeOrg }
+}
+
 /// A finished enrolment request: status and JSON body (the enrolment, or a problem document).
 struct EnrolmentAnswer: Sendable {
     var status: Int
@@ -36,7 +63,7 @@ struct SMSEnrolmentService: Sendable {
     // MARK: Create
 
     func create(
-        phone input: String, idempotencyKey: String?, caller: LifecycleCaller, callerAddress: String?,
+        phone input: String, idempotencyKey: String?, caller: EnrolmentCaller, callerAddress: String?,
         requestId: String?
     ) async throws -> EnrolmentAnswer {
         try requireSMSAllowed(caller)
@@ -100,7 +127,7 @@ struct SMSEnrolmentService: Sendable {
     /// SetPhone, exactly once for this enrolment; the outcome is recorded with the idempotency result.
     private func forward(
         _ enrolment: SMSEnrolment, mobile: AustralianMobile, phoneAPI: any ZitadelPhoneEnrolment, scope: IdempotencyScope,
-        caller: LifecycleCaller, requestId: String?
+        caller: EnrolmentCaller, requestId: String?
     ) async throws -> EnrolmentAnswer {
         let userId = enrolment.userId
         let e164 = mobile.e164
@@ -131,7 +158,7 @@ struct SMSEnrolmentService: Sendable {
 
     /// SetPhone answered that the number is unchanged: verified numbers go straight to AddOTPSMS, others get a code.
     private func resendForUnchangedNumber(
-        _ enrolment: SMSEnrolment, scope: IdempotencyScope, caller: LifecycleCaller, requestId: String?
+        _ enrolment: SMSEnrolment, scope: IdempotencyScope, caller: EnrolmentCaller, requestId: String?
     ) async throws -> EnrolmentAnswer {
         guard let phoneAPI else { throw GatewayProblem(.providerUnavailable, "SMS enrolment is not configured.") }
         if let user = try? await directory?.getUserByID(enrolment.userId), user.user?.human?.phone?.isVerified == true {
@@ -184,7 +211,7 @@ struct SMSEnrolmentService: Sendable {
 
     /// The code went out: the enrolment waits for it, and the key replays this answer.
     private func recordSent(
-        _ enrolment: SMSEnrolment, scope: IdempotencyScope, caller: LifecycleCaller, requestId: String?
+        _ enrolment: SMSEnrolment, scope: IdempotencyScope, caller: EnrolmentCaller, requestId: String?
     ) async throws -> EnrolmentAnswer {
         let now = try await storeNow()
         var sent = enrolment
@@ -203,7 +230,7 @@ struct SMSEnrolmentService: Sendable {
 
     /// A definite refusal: the enrolment fails and the key replays the problem.
     private func fail(
-        _ enrolment: SMSEnrolment, problem: GatewayProblem, scope: IdempotencyScope, caller: LifecycleCaller,
+        _ enrolment: SMSEnrolment, problem: GatewayProblem, scope: IdempotencyScope, caller: EnrolmentCaller,
         requestId: String?
     ) async throws -> EnrolmentAnswer {
         var failed = enrolment
@@ -227,7 +254,7 @@ struct SMSEnrolmentService: Sendable {
     /// enrolment is returned failed and the key released for a fresh attempt; otherwise the outcome stays
     /// unknown until the lease ends (503). Never calls SetPhone.
     func reconcile(
-        _ enrolment: SMSEnrolment, scope: IdempotencyScope?, caller: LifecycleCaller?, requestId: String?,
+        _ enrolment: SMSEnrolment, scope: IdempotencyScope?, caller: EnrolmentCaller?, requestId: String?,
         concludeNotSent: Bool = true
     ) async throws -> SMSEnrolment {
         guard enrolment.state == .forwarding else { return enrolment }
@@ -305,7 +332,7 @@ struct SMSEnrolmentService: Sendable {
 
     // MARK: Verify and resend
 
-    func verify(id: String, code input: String, caller: LifecycleCaller, requestId: String?) async throws -> EnrolmentAnswer {
+    func verify(id: String, code input: String, caller: EnrolmentCaller, requestId: String?) async throws -> EnrolmentAnswer {
         var enrolment = try await load(id: id, caller: caller)
         if enrolment.forwardIsOrphaned(at: try await storeNow()) {
             enrolment = try await reconcile(enrolment, scope: nil, caller: caller, requestId: requestId)
@@ -393,7 +420,7 @@ struct SMSEnrolmentService: Sendable {
         }
     }
 
-    func resend(id: String, caller: LifecycleCaller, callerAddress: String?, requestId: String?) async throws -> EnrolmentAnswer {
+    func resend(id: String, caller: EnrolmentCaller, callerAddress: String?, requestId: String?) async throws -> EnrolmentAnswer {
         let enrolment = try await load(id: id, caller: caller)
         let now = try await storeNow()
         switch enrolment.state {
@@ -456,7 +483,7 @@ struct SMSEnrolmentService: Sendable {
         return try render(saved, status: 200, now: now)
     }
 
-    private func load(id: String, caller: LifecycleCaller) async throws -> SMSEnrolment {
+    private func load(id: String, caller: EnrolmentCaller) async throws -> SMSEnrolment {
         guard Self.isWellFormedId(id) else { throw GatewayProblem.notFound() }
         let found: SMSEnrolment?
         do { found = try await store.smsEnrolment(id: id, tenant: caller.homeOrg, userId: caller.userId) } catch {
@@ -478,14 +505,14 @@ struct SMSEnrolmentService: Sendable {
 
     // MARK: Parts
 
-    func requireSMSAllowed(_ caller: LifecycleCaller) throws {
+    func requireSMSAllowed(_ caller: EnrolmentCaller) throws {
         let policy = lifecycle.policy.resolve(role: caller.role, tenantId: caller.tenant, userRequiresMFA: false)
         guard policy.allowedFactors.contains(.smsOTP) else {
             throw GatewayProblem(.factorNotAllowed, "SMS one-time codes are not allowed for this account.")
         }
     }
 
-    private func charges(caller: LifecycleCaller, numberKey: String, callerAddress: String?) -> [RateLimitCharge] {
+    private func charges(caller: EnrolmentCaller, numberKey: String, callerAddress: String?) -> [RateLimitCharge] {
         var charges = [
             RateLimitCharge(rule: settings.user, key: "sms:user:\(caller.homeOrg):\(caller.userId)"),
             RateLimitCharge(rule: settings.number, key: "sms:number:\(numberKey)"),
@@ -523,7 +550,7 @@ struct SMSEnrolmentService: Sendable {
     }
 
     private func auditEvent(
-        _ caller: LifecycleCaller?, _ action: String, _ outcome: String, requestId: String?, _ metadata: [String: String],
+        _ caller: EnrolmentCaller?, _ action: String, _ outcome: String, requestId: String?, _ metadata: [String: String],
         fallback: SMSEnrolment? = nil
     ) -> AuditEvent {
         var metadata = metadata

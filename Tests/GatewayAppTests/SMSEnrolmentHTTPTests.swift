@@ -306,4 +306,44 @@ extension MockAdmin {
                     == .forbidden)
         }
     }
+
+    @Test func expiredEnrolmentsRefuseAndNoLongerBlockTheNumber() async throws {
+        var sms = SMSSettings()
+        sms.limits.codeLifetimeSeconds = 1
+        try await LifecycleHarness.run(sms: sms) { client, admin, _ in
+            let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
+            let first = try await client.enrol(sam, phone: "0491 570 017", key: "e1")
+            let id = try #require(first.json["id"] as? String)
+            try await Task.sleep(for: .milliseconds(1200))
+            let code = try #require(await admin.codes(for: Seeded.samClientStaff).last)
+            let late = try await client.verifyEnrolment(sam, id: id, code: code)
+            #expect(late.status == .gone)
+            #expect(late.problemCode == "enrolment_expired")
+            #expect(try await client.resendEnrolment(sam, id: id).problemCode == "enrolment_expired")
+            #expect(try await admin.calls("VerifyPhone") == 0)
+            // The expired enrolment no longer holds the number: a new key starts a new enrolment.
+            let second = try await client.enrol(sam, phone: "0491 570 017", key: "e2")
+            #expect(second.status == .created)
+            #expect(second.json["id"] as? String != id)
+        }
+    }
+
+    @Test func thePerAddressLimitUsesOnlyTheTrustedProxyHeader() async throws {
+        var sms = SMSSettings()
+        sms.callerAddressHeader = "X-Forwarded-For"
+        sms.address = RateLimitRule(name: "address", limit: 1, periodSeconds: 3600)
+        try await LifecycleHarness.run(sms: sms) { client, admin, _ in
+            let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
+            let harriet = try await admin.token("300000000000001008", Self.staffAmr)
+            let header = HTTPField.Name("X-Forwarded-For")!
+            // The proxy appends the address it saw last; earlier entries are the client's own claims.
+            let first = try await client.enrol(sam, phone: "0491 570 018", key: "x1", headers: [header: "10.0.0.1, 203.0.113.5"])
+            #expect(first.status == .created)
+            let sameAddress = try await client.enrol(harriet, phone: "0491 570 019", key: "x2", headers: [header: "203.0.113.5"])
+            #expect(sameAddress.status == .tooManyRequests)
+            #expect(sameAddress.headers[.init("RateLimit-Policy")!] == "\"address\";q=1;w=3600")
+            let otherAddress = try await client.enrol(harriet, phone: "0491 570 019", key: "x3", headers: [header: "203.0.113.6"])
+            #expect(otherAddress.status == .created)
+        }
+    }
 }
