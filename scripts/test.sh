@@ -13,6 +13,9 @@ swift build --build-tests
 echo "== smoke test of the README's run command"
 scripts/smoke.sh
 
+echo "== contract fuzzing of openapi.yaml (schemathesis)"
+scripts/contract-fuzz.sh
+
 echo "== Zitadel's official Python SDK against the mock"
 scripts/sdk-check.sh
 

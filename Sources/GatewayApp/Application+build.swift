@@ -63,7 +63,8 @@ func buildRouter(
     router.add(middleware: RequestIdMiddleware())
     // Metrics outside the problem mapping, so that refusals are counted with the status actually sent.
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ProblemMiddleware())
+    let methodTable = RouteMethodTable()
+    router.add(middleware: ProblemMiddleware(routes: methodTable))
     OpsController(validator: validator, registry: registry, openAPI: OpsController.loadOpenAPI()).addRoutes(to: router)
     let v1 = router.group("/v1").add(middleware: AuthenticationMiddleware(validator: validator, apiKeys: apiKeys))
     if let lifecycle {
@@ -74,6 +75,7 @@ func buildRouter(
     if let sms { SMSEnrolmentController(service: sms).addRoutes(to: v1) }
     if let store { AuditController(store: store).addRoutes(to: v1) }
     SessionController(validator: validator).addRoutes(to: v1)
+    methodTable.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return router
 }
 

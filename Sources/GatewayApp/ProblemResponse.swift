@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import Synchronization
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -55,8 +56,42 @@ enum ProblemResponse {
     }
 }
 
+/// The methods each route template serves, so that a known path with another method answers 405 with `Allow`
+/// (the router itself only knows "no route": 404). Filled once from the router after every route is added.
+final class RouteMethodTable: Sendable {
+    private let entries = Mutex<[(segments: [Substring], methods: Set<String>)]>([])
+
+    func load(_ routes: [(path: String, method: String)]) {
+        var table: [String: Set<String>] = [:]
+        for route in routes { table[route.path, default: []].insert(route.method) }
+        entries.withLock { entries in
+            entries = table.map { (Self.segments($0.key), $0.value) }
+        }
+    }
+
+    /// The methods served at `path`, or nil when no route template matches it.
+    func methods(for path: String) -> Set<String>? {
+        let target = Self.segments(path)
+        return entries.withLock { entries in
+            let matching = entries.filter { entry in
+                entry.segments.count == target.count
+                    && zip(entry.segments, target).allSatisfy { template, value in
+                        template.first == ":" || template.first == "{" || template == value
+                    }
+            }
+            return matching.isEmpty ? nil : matching.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+        }
+    }
+
+    static func segments(_ path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: true)
+    }
+}
+
 /// Turns every error into a problem response: nothing escapes as a bare 500 or an internal message.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    var routes: RouteMethodTable?
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let requestId = (context as? GatewayRequestContext)?.requestId
         do {
@@ -64,6 +99,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as GatewayProblem {
             return ProblemResponse.make(problem, requestId: requestId)
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound, let allowed = routes?.methods(for: request.uri.path),
+                !allowed.contains(request.method.rawValue)
+            {
+                var response = ProblemResponse.make(Self.problem(for: .methodNotAllowed), requestId: requestId)
+                response.headers[.allow] = allowed.sorted().joined(separator: ", ")
+                return response
+            }
             return ProblemResponse.make(Self.problem(for: error.status), requestId: requestId)
         } catch {
             context.logger.error("Unhandled error", metadata: ["error_type": "\(type(of: error))"])

@@ -9,6 +9,19 @@ import SessionValidation
 import Testing
 
 @Suite struct PrincipalAndAccessHTTPTests {
+    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
+        try await Harness.withGateway { client, _ in
+            let wrong = try await client.execute(uri: "/v1/session", method: .delete)
+            #expect(wrong.status == .methodNotAllowed)
+            #expect(wrong.problemCode == "method_not_allowed")
+            #expect(wrong.headers[.allow] == "GET")
+            let trace = try await client.execute(uri: "/healthz", method: HTTPRequest.Method("TRACE")!)
+            #expect(trace.status == .methodNotAllowed)
+            // Unknown paths stay 404.
+            #expect(try await client.execute(uri: "/v1/nothing-here", method: .delete).status == .notFound)
+        }
+    }
+
     @Test func customerTenantIsTheirOrganisationAndOthersAreNotFound() async throws {
         try await Harness.withGateway { client, admin in
             let token = try await admin.token(Seeded.aliceClientAdmin)
