@@ -1,10 +1,10 @@
 import Foundation
 import GatewayCore
-import Synchronization
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// RFC 9457 problem documents with the gateway's stable `code`.
 enum ProblemResponse {
