@@ -16,6 +16,9 @@ scripts/smoke.sh
 echo "== contract fuzzing of openapi.yaml (schemathesis)"
 scripts/contract-fuzz.sh
 
+echo "== coverage-guided fuzzing of the token and phone parsers (libFuzzer)"
+scripts/fuzz.sh
+
 echo "== Zitadel's official Python SDK against the mock"
 scripts/sdk-check.sh
 
