@@ -1,6 +1,7 @@
 import Foundation
 import GatewayStore
 import Logging
+import Metrics
 import SessionValidation
 import Synchronization
 
@@ -54,6 +55,9 @@ final class StoreRevocationList: SessionRevocationList {
     private let retention: Double
     private let logger: Logger
     private let state = Mutex(State())
+    private let refreshed = Counter(label: "gateway_revocation_list_refreshes_total", dimensions: [("outcome", "ok")])
+    private let refreshFailed = Counter(
+        label: "gateway_revocation_list_refreshes_total", dimensions: [("outcome", "failed")])
     static let pageSize = 1000
     static let maxPagesPerRefresh = 1000
 
@@ -105,6 +109,7 @@ final class StoreRevocationList: SessionRevocationList {
                 if !page.hasMore { break }
             }
         } catch {
+            refreshFailed.increment()
             logger.error("Revocation list refresh failed", metadata: ["error_type": "\(type(of: error))"])
             return false
         }
@@ -124,6 +129,7 @@ final class StoreRevocationList: SessionRevocationList {
             // Fresh from when the read began: a revocation committed after that is picked up next time.
             state.syncedAt = started
         }
+        refreshed.increment()
         return true
     }
 }

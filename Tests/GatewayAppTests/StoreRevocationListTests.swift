@@ -106,3 +106,28 @@ final class CountingStore: GatewayStore {
         try await store.close()
     }
 }
+
+/// `sessions.*` as read through the configuration chain.
+@Suite struct SessionSettingsConfigurationTests {
+    @Test func defaultsAndEnvironment() async throws {
+        let defaults = try await MFAConfigurationTests.configuration([:])
+        #expect(defaults.sessions == SessionSettings())
+        #expect(defaults.sessions.revocationCacheTTL == .seconds(5))
+        let configured = try await MFAConfigurationTests.configuration([
+            "ZITADEL_GATEWAY_SESSIONS_REVOCATION_CACHE_SECONDS": "2",
+            "ZITADEL_GATEWAY_SESSIONS_REVOCATION_RETENTION_SECONDS": "7200",
+            "ZITADEL_GATEWAY_SESSIONS_POST_LOGOUT_REDIRECT_URI": "https://portal.example.com/",
+        ])
+        #expect(configured.sessions.revocationCacheTTL == .seconds(2))
+        #expect(configured.sessions.revocationRetention == .seconds(7200))
+        #expect(configured.sessions.postLogoutRedirectURI == "https://portal.example.com/")
+        #expect(configured.redactedSummary().contains("sessions.revocationCacheSeconds = 2"))
+    }
+
+    @Test(arguments: ["-1", "301"])
+    func anOutOfRangeCacheLifetimeDoesNotStart(_ seconds: String) async throws {
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await MFAConfigurationTests.configuration(["ZITADEL_GATEWAY_SESSIONS_REVOCATION_CACHE_SECONDS": seconds])
+        }
+    }
+}
