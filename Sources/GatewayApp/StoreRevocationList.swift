@@ -50,7 +50,10 @@ final class StoreRevocationList: SessionRevocationList {
         var refresh: Task<Bool, Never>?
     }
 
-    private let store: any GatewayStore
+    /// Reads a page of revocations after a cursor: `GatewayStore.revocations(after:limit:)`.
+    typealias PageReader = @Sendable (_ cursor: String?, _ limit: Int) async throws -> RevocationPage
+
+    private let read: PageReader
     private let ttl: Duration
     private let retention: Double
     private let logger: Logger
@@ -61,8 +64,12 @@ final class StoreRevocationList: SessionRevocationList {
     static let pageSize = 1000
     static let maxPagesPerRefresh = 1000
 
-    init(store: any GatewayStore, ttl: Duration, retention: Duration, logger: Logger) {
-        self.store = store
+    convenience init(store: any GatewayStore, ttl: Duration, retention: Duration, logger: Logger) {
+        self.init(ttl: ttl, retention: retention, logger: logger) { try await store.revocations(after: $0, limit: $1) }
+    }
+
+    init(ttl: Duration, retention: Duration, logger: Logger, read: @escaping PageReader) {
+        self.read = read
         self.ttl = ttl
         self.retention = Double(retention.components.seconds)
         self.logger = logger
@@ -103,7 +110,7 @@ final class StoreRevocationList: SessionRevocationList {
         var changes: [SessionRevocation] = []
         do {
             for _ in 0..<Self.maxPagesPerRefresh {
-                let page = try await store.revocations(after: cursor, limit: Self.pageSize)
+                let page = try await read(cursor, Self.pageSize)
                 changes += page.revocations
                 cursor = page.cursor ?? cursor
                 if !page.hasMore { break }

@@ -8,35 +8,26 @@ import Testing
 
 @testable import GatewayApp
 
-/// A store that counts revocation reads and can be made to fail, around the real SQLite store.
-final class CountingStore: GatewayStore {
+/// The real SQLite store, with revocation reads counted and able to fail.
+final class CountingStore: Sendable {
     let inner: any GatewayStore
     let reads = Atomic<Int>(0)
     let failing = Atomic<Bool>(false)
 
     init(_ inner: any GatewayStore) { self.inner = inner }
 
-    func migrate() async throws { try await inner.migrate() }
-    func lifecycleRecord(tenant: String, user: String) async throws -> StoredLifecycleRecord? {
-        try await inner.lifecycleRecord(tenant: tenant, user: user)
-    }
-    func saveLifecycleRecord(
-        _ record: MFALifecycleRecord, tenant: String, user: String, expectedRevision: Int
-    ) async throws -> Bool {
-        try await inner.saveLifecycleRecord(record, tenant: tenant, user: user, expectedRevision: expectedRevision)
-    }
-    func appendAuditEvent(_ event: AuditEvent) async throws { try await inner.appendAuditEvent(event) }
-    func auditEvents(tenant: String, after cursor: String?, limit: Int) async throws -> AuditPage {
-        try await inner.auditEvents(tenant: tenant, after: cursor, limit: limit)
-    }
-    func close() async throws { try await inner.close() }
     func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation {
         try await inner.recordRevocation(revocation)
     }
-    func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage {
-        reads.add(1, ordering: .relaxed)
-        if failing.load(ordering: .relaxed) { throw GatewayStoreError.unavailable("test") }
-        return try await inner.revocations(after: cursor, limit: limit)
+
+    func close() async throws { try await inner.close() }
+
+    func list(ttl: Duration) -> StoreRevocationList {
+        StoreRevocationList(ttl: ttl, retention: .seconds(3600), logger: StoreRevocationListTests.logger) { cursor, limit in
+            self.reads.add(1, ordering: .relaxed)
+            if self.failing.load(ordering: .relaxed) { throw GatewayStoreError.unavailable("test") }
+            return try await self.inner.revocations(after: cursor, limit: limit)
+        }
     }
 }
 
@@ -49,7 +40,7 @@ final class CountingStore: GatewayStore {
 
     @Test func answersFromMemoryWithOneStoreReadPerCacheLifetime() async throws {
         let store = CountingStore(try await GatewayStoreFactory.open(url: "sqlite::memory:"))
-        let list = StoreRevocationList(store: store, ttl: .seconds(60), retention: .seconds(3600), logger: Self.logger)
+        let list = store.list(ttl: .seconds(60))
         let now = Date().timeIntervalSince1970
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<1000 {
@@ -69,7 +60,7 @@ final class CountingStore: GatewayStore {
         _ = try await store.recordRevocation(SessionRevocation(userId: "u2", scope: .token, target: "j1", expiresAt: future))
         _ = try await store.recordRevocation(
             SessionRevocation(userId: "u2", scope: .session, target: "gone", expiresAt: Date().timeIntervalSince1970 - 1))
-        let list = StoreRevocationList(store: store, ttl: .seconds(60), retention: .seconds(3600), logger: Self.logger)
+        let list = store.list(ttl: .seconds(60))
         #expect(try await list.isRevoked(Self.query("u1", iat: all.revokedAt.rounded(.down) - 1)))
         #expect(try await list.isRevoked(Self.query("u1", iat: nil)))
         #expect(try await list.isRevoked(Self.query("u1", iat: all.revokedAt + 1)) == false)
@@ -89,7 +80,7 @@ final class CountingStore: GatewayStore {
 
     @Test func picksUpOtherInstancesRevocationsAfterTheCacheLifetimeAndFailsClosed() async throws {
         let store = CountingStore(try await GatewayStoreFactory.open(url: "sqlite::memory:"))
-        let list = StoreRevocationList(store: store, ttl: .milliseconds(200), retention: .seconds(3600), logger: Self.logger)
+        let list = store.list(ttl: .milliseconds(200))
         let iat = Date().timeIntervalSince1970 - 10
         #expect(try await list.isRevoked(Self.query("u1", iat: iat)) == false)
         _ = try await store.recordRevocation(SessionRevocation(userId: "u1", scope: .allSessions, target: nil, expiresAt: nil))
