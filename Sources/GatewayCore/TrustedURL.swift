@@ -46,7 +46,10 @@ public struct TrustedURLBuilder: Sendable, Equatable {
         var path = Self.endSessionPath
         if let discovered, Self.origin(of: discovered) == origin {
             let candidate = String(discovered.dropFirst(origin.count).prefix { $0 != "?" && $0 != "#" })
-            if candidate == Self.endSessionPath || allowedPaths.contains(candidate) { path = candidate }
+            let setupPaths: Set = [Self.consoleSecurityPath, Self.loginV2SetupPath]
+            if allowedPaths.contains(candidate), !setupPaths.contains(candidate), !candidate.contains("..") {
+                path = candidate
+            }
         }
         return build(path, [("client_id", clientId), ("post_logout_redirect_uri", postLogoutRedirectURI)])
     }
