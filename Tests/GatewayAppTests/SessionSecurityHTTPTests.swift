@@ -199,6 +199,20 @@ import Testing
         }
     }
 
+    @Test func signOutWhenTheIssuerFailsStillRevokesAtTheGateway() async throws {
+        try await SessionSecurityHarness.run { client, admin, _ in
+            let minted = try await admin.mint(Seeded.aliceClientAdmin)
+            #expect(try await client.session(minted.token).status == .ok)
+            let (status, _) = try await admin.post("/mock/admin/faults", ["path": "/oauth/v2/revoke", "status": 500, "times": 1])
+            try #require(status == 201)
+            let response = try await client.call(.post, "/v1/session/end", token: minted.token)
+            #expect(response.status == .ok)
+            #expect(response.json["issuerRevocation"] as? String == "failed")
+            #expect(try await admin.introspectionActive(minted.token))
+            #expect(try await client.session(minted.token).problemCode == "revoked_token")
+        }
+    }
+
     @Test func providerFaultsAreProblems() async throws {
         try await SessionSecurityHarness.run(timeoutMs: 1000) { client, admin, _ in
             let alice = try await admin.mint(Seeded.aliceClientAdmin)
