@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "GatewayAppTests",
             dependencies: [
-                "GatewayApp", "MockZitadel", "SessionValidation", "GatewayCore",
+                "GatewayApp", "MockZitadel", "SessionValidation", "GatewayCore", "GatewayStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -23,13 +23,22 @@ public func buildApplication(
     httpClient: HTTPClient = .shared,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    // The store first: validation consults its revocations (through a short cache) on every request.
+    let store = try await GatewayStoreFactory.open(url: configuration.store.url)
+    let revocations = StoreRevocationList(
+        store: store, ttl: configuration.sessions.revocationCacheTTL,
+        retention: configuration.sessions.revocationRetention, logger: logger)
     let validator = try SessionValidator(
-        issuers: configuration.issuers, settings: configuration.validation, httpClient: httpClient, logger: logger)
+        issuers: configuration.issuers, settings: configuration.validation, httpClient: httpClient, logger: logger,
+        revocations: revocations)
     let lifecycle = try await buildMFALifecycle(
-        configuration: configuration, validator: validator, httpClient: httpClient, logger: logger)
+        configuration: configuration, validator: validator, httpClient: httpClient, logger: logger, store: store)
+    let sessionSecurity = SessionSecurityService(
+        directory: lifecycle.service.directory, store: store, revocations: revocations, validator: validator,
+        settings: configuration.sessions, logger: logger)
     let router = buildRouter(
         validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry,
-        lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store)
+        lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store, sessionSecurity: sessionSecurity)
 
     var services: [any Service] = []
     if configuration.mockIdp.enabled {
@@ -55,7 +64,8 @@ public func buildApplication(
 /// The gateway's routes and middleware, shared by the application and router-level tests.
 func buildRouter(
     validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry,
-    lifecycle: MFALifecycleService? = nil, sms: SMSEnrolmentService? = nil, store: (any GatewayStore)? = nil
+    lifecycle: MFALifecycleService? = nil, sms: SMSEnrolmentService? = nil, store: (any GatewayStore)? = nil,
+    sessionSecurity: SessionSecurityService? = nil
 )
     -> Router<GatewayRequestContext>
 {
@@ -75,6 +85,7 @@ func buildRouter(
     if let sms { SMSEnrolmentController(service: sms).addRoutes(to: v1) }
     if let store { AuditController(store: store).addRoutes(to: v1) }
     SessionController(validator: validator).addRoutes(to: v1)
+    if let sessionSecurity { SessionSecurityController(service: sessionSecurity).addRoutes(to: v1) }
     methodTable.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return router
 }

@@ -49,6 +49,8 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 ///   `loginV2`), `mfa.userPolicyMetadataKey` (Zitadel user metadata key; value `required` raises the policy)
 /// - `store.url` (`sqlite:.data/gateway.sqlite`; `sqlite::memory:` for tests)
 /// - `sms.*`: enrolment lifetimes, attempt limits and rate limits (see `readSMS`)
+/// - `sessions.revocationCacheSeconds` (5), `sessions.revocationRetentionSeconds` (86400),
+///   `sessions.postLogoutRedirectUri`
 public struct GatewayConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -62,6 +64,7 @@ public struct GatewayConfiguration: Sendable {
     public var mfa: MFASettings = MFASettings()
     public var store: StoreSettings = StoreSettings()
     public var sms: SMSSettings = SMSSettings()
+    public var sessions: SessionSettings = SessionSettings()
 
     public enum LogFormat: String, Sendable { case text, json }
 
@@ -165,6 +168,7 @@ public struct GatewayConfiguration: Sendable {
         mfa = try Self.readMFA(reader: reader)
         store = StoreSettings(url: reader.string(forKey: "store.url", default: Self.defaultStoreURL))
         sms = try Self.readSMS(reader: reader)
+        sessions = try Self.readSessions(reader: reader)
     }
 
     private static func readIssuer(name: String, reader: ConfigReader) throws(ConfigurationError) -> IssuerConfiguration {
@@ -303,6 +307,11 @@ public struct GatewayConfiguration: Sendable {
         }
         lines += mfaSummary()
         lines += smsSummary()
+        lines += [
+            "sessions.revocationCacheSeconds = \(sessions.revocationCacheTTL.components.seconds)",
+            "sessions.revocationRetentionSeconds = \(sessions.revocationRetention.components.seconds)",
+            "sessions.postLogoutRedirectUri = \(sessions.postLogoutRedirectURI ?? "(none)")",
+        ]
         return lines
     }
 }

@@ -20,11 +20,13 @@ struct MFALifecycleParts {
 /// Without a Zitadel credential the gateway still starts: every lookup then fails and snapshots say
 /// `unavailable`, which the log states once at start-up.
 func buildMFALifecycle(
-    configuration: GatewayConfiguration, validator: SessionValidator, httpClient: HTTPClient, logger: Logger
+    configuration: GatewayConfiguration, validator: SessionValidator, httpClient: HTTPClient, logger: Logger,
+    store openedStore: (any GatewayStore)? = nil
 ) async throws -> MFALifecycleParts {
     var configuration = configuration
     try await configuration.loadMFAPolicyFile()
-    let store = try await GatewayStoreFactory.open(url: configuration.store.url)
+    let store: any GatewayStore
+    if let openedStore { store = openedStore } else { store = try await GatewayStoreFactory.open(url: configuration.store.url) }
     let settings = configuration.zitadel
     let credential: ZitadelCredential?
     if let pat = settings.pat, !pat.isEmpty {

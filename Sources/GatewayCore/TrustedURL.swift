@@ -16,6 +16,8 @@ public struct TrustedURLBuilder: Sendable, Equatable {
 
     public static let consoleSecurityPath = "/ui/console/users/me"
     public static let loginV2SetupPath = "/ui/v2/login/mfa/set"
+    /// Zitadel's default end-session path.
+    public static let endSessionPath = "/oidc/v1/end_session"
 
     public init(issuer: String, style: MFASetupURLStyle, extraAllowedPaths: Set<String> = []) {
         self.origin = Self.origin(of: issuer)
@@ -35,6 +37,21 @@ public struct TrustedURLBuilder: Sendable, Equatable {
     /// Removing a factor happens in the console's security tab, whichever style sets up.
     public func managementURL(loginName: String?, orgId: String?) -> String? {
         consoleURL(loginName: loginName, orgId: orgId)
+    }
+
+    /// The end-session URL on the issuer origin: the discovered one when it is there on an allowlisted path, else
+    /// Zitadel's default path; with `client_id` and a configured `post_logout_redirect_uri` when given.
+    public func endSessionURL(discovered: String?, clientId: String?, postLogoutRedirectURI: String?) -> String? {
+        guard let origin else { return nil }
+        var path = Self.endSessionPath
+        if let discovered, Self.origin(of: discovered) == origin {
+            let candidate = String(discovered.dropFirst(origin.count).prefix { $0 != "?" && $0 != "#" })
+            let setupPaths: Set = [Self.consoleSecurityPath, Self.loginV2SetupPath]
+            if allowedPaths.contains(candidate), !setupPaths.contains(candidate), !candidate.contains("..") {
+                path = candidate
+            }
+        }
+        return build(path, [("client_id", clientId), ("post_logout_redirect_uri", postLogoutRedirectURI)])
     }
 
     private func consoleURL(loginName: String?, orgId: String?) -> String? {

@@ -54,6 +54,50 @@ public struct StoredLifecycleRecord: Sendable, Equatable {
     }
 }
 
+/// What a revocation covers. Raw values are stored.
+public enum RevocationScope: String, Sendable, Codable, Equatable {
+    /// Every token of the user issued before `revokedAt` ("sign out everywhere"; compared with `iat`).
+    case allSessions = "all_sessions"
+    /// Every token of one Zitadel session (`sid` claim, or the session introspection reports).
+    case session
+    /// One access token, by `jti` (sign-out of a token that names no session).
+    case token
+}
+
+/// A revocation the gateway enforces itself, on every instance sharing the store.
+public struct SessionRevocation: Sendable, Equatable, Codable {
+    public var userId: String
+    public var scope: RevocationScope
+    /// The session id (`.session`) or token id (`.token`); nil for `.allSessions`.
+    public var target: String?
+    /// Seconds since 1970, the store's clock; set by `recordRevocation`.
+    public var revokedAt: Double
+    /// When the revocation may be forgotten (no token it covers can still be valid); nil keeps it.
+    public var expiresAt: Double?
+
+    public init(userId: String, scope: RevocationScope, target: String?, revokedAt: Double = 0, expiresAt: Double?) {
+        self.userId = userId
+        self.scope = scope
+        self.target = target
+        self.revokedAt = revokedAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A page of revocations and the cursor to continue from (pass it back even when `revocations` is empty).
+public struct RevocationPage: Sendable, Equatable {
+    public var revocations: [SessionRevocation]
+    public var cursor: String?
+    /// True when more revocations were left for the next call.
+    public var hasMore: Bool
+
+    public init(revocations: [SessionRevocation], cursor: String?, hasMore: Bool) {
+        self.revocations = revocations
+        self.cursor = cursor
+        self.hasMore = hasMore
+    }
+}
+
 /// Store failures; never carry data values.
 public enum GatewayStoreError: Error, Sendable, Equatable {
     case invalidURL(String)
@@ -120,6 +164,18 @@ public protocol GatewayStore: Sendable {
     /// Charges the buckets all or nothing (one transaction) and appends `audit` with the outcome set to
     /// `rate_limited` when refused. Returns the first refusal, or nil when every bucket had room.
     func chargeRateLimits(_ charges: [RateLimitCharge], refusalAudit: AuditEvent?) async throws -> RateLimitRefusal?
+
+    // MARK: - Session revocations
+
+    /// Records a revocation, stamping `revokedAt` with the store's clock (PostgreSQL: the database clock), and
+    /// returns it as stored. Also drops revocations whose `expiresAt` has passed.
+    func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation
+
+    /// Live revocations (not expired) recorded after `cursor` (nil: from the beginning), oldest first, at most
+    /// `limit`. Gateways poll this to keep their cached revocation list current. A revocation committed after a
+    /// call returned must appear in a later call from the returned cursor (duplicates are harmless): with
+    /// concurrent writers an implementation may re-read a safety window.
+    func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage
 }
 
 /// An idempotency key, scoped to the caller: the same key from another user or tenant is another key.

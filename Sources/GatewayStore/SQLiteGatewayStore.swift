@@ -56,6 +56,17 @@ public actor SQLiteGatewayStore: GatewayStore {
                 "CREATE TABLE shared_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
             ]
         ),
+        (
+            3,
+            [
+                """
+                CREATE TABLE session_revocations (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, scope TEXT NOT NULL,
+                    target TEXT, revoked_at REAL NOT NULL, expires_at REAL)
+                """,
+                "CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at)",
+            ]
+        ),
     ]
 
     private init(connection: SQLiteConnection) {
@@ -206,11 +217,7 @@ public actor SQLiteGatewayStore: GatewayStore {
     }
 
     public func auditEvents(tenant: String, after cursor: String?, limit: Int) async throws -> AuditPage {
-        var after = 0
-        if let cursor {
-            guard let value = Int(cursor), value >= 0 else { throw GatewayStoreError.invalidCursor }
-            after = value
-        }
+        let after = try Self.sequence(cursor)
         let pageSize = max(1, min(limit, 500))
         let rows = try await exclusive {
             try await connection.query(
@@ -234,6 +241,59 @@ public actor SQLiteGatewayStore: GatewayStore {
             lastSeq = Int(row.column("seq")?.integer ?? 0)
         }
         return AuditPage(events: events, nextCursor: rows.count > pageSize ? String(lastSeq) : nil)
+    }
+
+    // MARK: - Session revocations
+
+    public func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation {
+        try await transaction {
+            var stored = revocation
+            stored.revokedAt = Date().timeIntervalSince1970
+            _ = try await connection.query(
+                "DELETE FROM session_revocations WHERE expires_at IS NOT NULL AND expires_at <= ?", [.float(stored.revokedAt)])
+            _ = try await connection.query(
+                """
+                INSERT INTO session_revocations (user_id, scope, target, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(stored.userId), .text(stored.scope.rawValue), stored.target.map(SQLiteData.text) ?? .null,
+                    .float(stored.revokedAt), stored.expiresAt.map(SQLiteData.float) ?? .null,
+                ])
+            return stored
+        }
+    }
+
+    public func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage {
+        let after = try Self.sequence(cursor)
+        let pageSize = max(1, min(limit, 10_000))
+        // Writers serialise on the file lock and `seq` is assigned inside the write: seq order is commit order.
+        let rows = try await exclusive {
+            try await connection.query(
+                """
+                SELECT seq, user_id, scope, target, revoked_at, expires_at FROM session_revocations
+                WHERE seq > ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY seq LIMIT ?
+                """, [.integer(after), .float(Date().timeIntervalSince1970), .integer(pageSize + 1)])
+        }
+        var revocations: [SessionRevocation] = []
+        var last = after
+        for row in rows.prefix(pageSize) {
+            last = row.column("seq")?.integer.map { Int($0) } ?? last
+            guard let user = row.column("user_id")?.string,
+                let scope = row.column("scope")?.string.flatMap(RevocationScope.init(rawValue:))
+            else { continue }
+            revocations.append(
+                SessionRevocation(
+                    userId: user, scope: scope, target: row.column("target")?.string,
+                    revokedAt: row.column("revoked_at")?.double ?? 0, expiresAt: row.column("expires_at")?.double))
+        }
+        return RevocationPage(revocations: revocations, cursor: String(last), hasMore: rows.count > pageSize)
+    }
+
+    /// A cursor is the last `seq` read; nil starts at the beginning.
+    static func sequence(_ cursor: String?) throws -> Int {
+        guard let cursor else { return 0 }
+        guard let value = Int(cursor), value >= 0 else { throw GatewayStoreError.invalidCursor }
+        return value
     }
 
     public func close() async throws {

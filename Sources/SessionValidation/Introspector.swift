@@ -79,16 +79,7 @@ final class Introspector: Sendable {
         }
         var form = [("token", token)]
         var headers = HTTPHeaders()
-        switch authentication {
-        case .clientSecretBasic(let clientId, let secret):
-            let credential = "\(FormEncoding.escape(clientId)):\(FormEncoding.escape(secret))"
-            headers.add(name: "Authorization", value: "Basic " + Data(credential.utf8).base64EncodedString())
-        case .privateKeyJWT:
-            guard let signer = assertionSigner, let assertion = try? await signer.assertion(audience: configuration.issuer)
-            else { return .failure(.introspectionUnavailable) }
-            form.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
-            form.append(("client_assertion", assertion))
-        }
+        guard await authenticate(form: &form, headers: &headers) else { return .failure(.introspectionUnavailable) }
         let response: ProviderResponse
         let started = ContinuousClock.now
         do {
@@ -127,6 +118,43 @@ final class Introspector: Sendable {
         }
         if expiresAt > now { cache.insert(outcome, for: key, expiresAt: expiresAt) }
         return .success(outcome)
+    }
+}
+
+extension Introspector {
+    /// Adds the gateway's client authentication (Basic, or an RFC 7523 assertion); false when none can be made.
+    private func authenticate(form: inout [(String, String)], headers: inout HTTPHeaders) async -> Bool {
+        switch authentication {
+        case .clientSecretBasic(let clientId, let secret):
+            let credential = "\(FormEncoding.escape(clientId)):\(FormEncoding.escape(secret))"
+            headers.add(name: "Authorization", value: "Basic " + Data(credential.utf8).base64EncodedString())
+        case .privateKeyJWT:
+            guard let signer = assertionSigner, let assertion = try? await signer.assertion(audience: configuration.issuer)
+            else { return false }
+            form.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+            form.append(("client_assertion", assertion))
+        }
+        return true
+    }
+
+    /// RFC 7009 revocation with the same client authentication; the cached introspection result is dropped.
+    func revoke(_ token: String, key: TokenKey) async -> SessionValidator.IssuerRevocation {
+        cache.remove(key)
+        guard let endpoint = await discovery.endpoints()?.revocationURL else { return .unsupported }
+        var form = [("token", token), ("token_type_hint", "access_token")]
+        var headers = HTTPHeaders()
+        guard await authenticate(form: &form, headers: &headers) else { return .failed }
+        do {
+            let response = try await http.postForm(endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout)
+            guard response.status == 200 else {
+                logger.warning("Token revocation refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
+                return .failed
+            }
+            return .revoked
+        } catch {
+            logger.warning("Token revocation failed", metadata: ["issuer": "\(configuration.name)", "reason": "\(error)"])
+            return .failed
+        }
     }
 }
 

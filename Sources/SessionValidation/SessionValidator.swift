@@ -66,14 +66,16 @@ public final class SessionValidator: Sendable {
     private let inactive: ExpiringCache<ValidationFailure>
     private let headers = Mutex<[Substring: JOSEHeader]>([:])
     private let logger: Logger
+    private let revocations: (any SessionRevocationList)?
     private let validCounters: [String: Counter]
     private let failureCounters: [ValidationFailure: Counter]
     private let cacheHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "hit")])
     private let cacheMisses = Counter(label: "gateway_token_cache_total", dimensions: [("result", "miss")])
 
+    /// - Parameter revocations: the gateway's own revocation list, consulted after every token verifies.
     public init(
         issuers configurations: [IssuerConfiguration], settings: ValidationSettings, httpClient: HTTPClient,
-        logger: Logger
+        logger: Logger, revocations: (any SessionRevocationList)? = nil
     ) throws {
         guard !configurations.isEmpty else { throw ConfigurationError("at least one issuer must be configured") }
         var seen = Set<String>()
@@ -104,6 +106,7 @@ public final class SessionValidator: Sendable {
         self.verified = ExpiringCache(capacity: settings.cacheCapacity)
         self.inactive = ExpiringCache(capacity: max(1024, settings.cacheCapacity / 10))
         self.logger = logger
+        self.revocations = revocations
         self.validCounters = Dictionary(
             uniqueKeysWithValues: configurations.map {
                 ($0.name, Counter(label: "gateway_token_validations_total", dimensions: [("issuer", $0.name), ("outcome", "valid")]))
@@ -152,8 +155,9 @@ public final class SessionValidator: Sendable {
 
     /// Validates a bearer token, returning its verified claims or the reason it is refused.
     public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
-        do {
+        do throws(ValidationFailure) {
             let result = try await validateUncounted(token)
+            if let revocations, try await revocations.isRevoked(RevocationQuery(result)) { throw .revoked }
             validCounters[result.issuer.name]?.increment()
             return result
         } catch {
@@ -295,6 +299,37 @@ public final class SessionValidator: Sendable {
             inactive.insert(.inactive, for: key, expiresAt: now + Double(settings.negativeCacheTTL.components.seconds))
         }
         throw lastFailure
+    }
+
+    // MARK: Sign-out
+
+    /// What RFC 7009 revocation at the issuer came to.
+    public enum IssuerRevocation: String, Sendable {
+        case revoked
+        /// The issuer publishes no revocation endpoint on its origin, or no client credentials are configured.
+        case unsupported
+        case failed
+    }
+
+    /// Revokes the token at its issuer's revocation endpoint (RFC 7009, the introspection client's
+    /// authentication) and forgets every cached result for it on this instance.
+    public func revokeAtIssuer(_ token: VerifiedToken, rawToken: String) async -> IssuerRevocation {
+        verified.remove(token.key)
+        guard let index = byIssuer[token.issuer.issuer], let introspector = issuers[index].introspector else {
+            return .unsupported
+        }
+        return await introspector.revoke(rawToken, key: token.key)
+    }
+
+    /// The token's Zitadel session: its `sid` claim, else the session introspection reports (cached); nil when
+    /// neither says (Zitadel JWT access tokens carry no `sid`).
+    public func sessionId(for token: VerifiedToken, rawToken: String) async -> String? {
+        if let sid = token.claims.sessionId { return sid }
+        guard token.format == .jwt, let index = byIssuer[token.issuer.issuer], let introspector = issuers[index].introspector,
+            case .active(let claims)? = try? await introspector.introspect(
+                rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
+        else { return nil }
+        return claims.sessionId
     }
 
     // MARK: MFA

@@ -23,6 +23,7 @@ public enum ValidationFailure: String, Error, Sendable, CaseIterable {
     case revoked
     case keysUnavailable = "keys_unavailable"
     case introspectionUnavailable = "introspection_unavailable"
+    case revocationListUnavailable = "revocation_list_unavailable"
 
     /// The problem reported to the caller. Details say what is wrong without echoing the token.
     public var problem: GatewayProblem {
@@ -50,6 +51,8 @@ public enum ValidationFailure: String, Error, Sendable, CaseIterable {
             GatewayProblem(.issuerUnavailable, "The issuer's signing keys are unavailable.", retryAfter: 5)
         case .introspectionUnavailable:
             GatewayProblem(.issuerUnavailable, "The issuer could not confirm the token.", retryAfter: 5)
+        case .revocationListUnavailable:
+            GatewayProblem(.storeUnavailable, "The session's revocation status could not be checked.", retryAfter: 5)
         }
     }
 }

@@ -66,6 +66,8 @@ public protocol ZitadelUserDirectory: Sendable {
     func listPasskeys(_ userId: String) async throws(ZitadelClientError) -> ListPasskeysResponse
     func listUserMetadata(_ userId: String, key: String) async throws(ZitadelClientError) -> ListUserMetadataResponse
     func getSession(_ sessionId: String) async throws(ZitadelClientError) -> GetSessionResponse
+    func listSessions(userId: String, limit: Int) async throws(ZitadelClientError) -> ListSessionsResponse
+    func deleteSession(_ sessionId: String) async throws(ZitadelClientError) -> DetailsResponse
 }
 
 /// The phone and SMS one-time-code changes the gateway forwards. None of them is retried: a change whose
@@ -147,6 +149,20 @@ public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, S
 
     public func removePhone(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse {
         try await call(Self.userService, "RemovePhone", ["userId": userId], read: false)
+    }
+
+    /// `SessionService/ListSessions` for one user, newest first (Zitadel lists active sessions only).
+    public func listSessions(userId: String, limit: Int) async throws(ZitadelClientError) -> ListSessionsResponse {
+        let body: [String: any Sendable] = [
+            "queries": [["userIdQuery": ["id": userId]]], "sortingColumn": "SESSION_FIELD_NAME_CREATION_DATE",
+            "query": ["limit": max(1, limit), "asc": false] as [String: any Sendable],
+        ]
+        return try await call(Self.sessionService, "ListSessions", body, read: true)
+    }
+
+    /// `SessionService/DeleteSession` with the service credential (needs `session.delete`); a write, never retried.
+    public func deleteSession(_ sessionId: String) async throws(ZitadelClientError) -> DetailsResponse {
+        try await call(Self.sessionService, "DeleteSession", ["sessionId": sessionId], read: false)
     }
 
     /// One RPC: JSON body in, decoded JSON out; `read` allows retries on retryable failures.

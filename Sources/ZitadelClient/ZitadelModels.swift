@@ -5,11 +5,20 @@ import Foundation
 
 /// `UserService/GetUserByID`.
 public struct GetUserByIDResponse: Sendable, Decodable, Equatable {
+    public var details: ObjectDetails?
     public var user: ZitadelUser?
+}
+
+/// Zitadel's `ListDetails`.
+public struct ListDetails: Sendable, Decodable, Equatable {
+    public var totalResult: String?
+    public var processedSequence: String?
+    public var timestamp: String?
 }
 
 public struct ZitadelUser: Sendable, Decodable, Equatable {
     public var userId: String?
+    public var details: ObjectDetails?
     /// `USER_STATE_ACTIVE`, `USER_STATE_LOCKED`, ...
     public var state: String?
     public var username: String?
@@ -105,12 +114,27 @@ public struct GetSessionResponse: Sendable, Decodable, Equatable {
     public var session: ZitadelSession?
 }
 
+/// `SessionService/ListSessions`: `sessions` is absent when none match.
+public struct ListSessionsResponse: Sendable, Decodable, Equatable {
+    public var details: ListDetails?
+    public var sessions: [ZitadelSession]?
+}
+
 public struct ZitadelSession: Sendable, Decodable, Equatable {
     public var id: String?
     public var creationDate: String?
     public var changeDate: String?
+    public var sequence: String?
     public var expirationDate: String?
+    public var userAgent: UserAgent?
     public var factors: Factors?
+
+    /// The browser or app that created the session, as Zitadel recorded it.
+    public struct UserAgent: Sendable, Decodable, Equatable {
+        public var fingerprintId: String?
+        public var ip: String?
+        public var description: String?
+    }
 
     /// A factor that was never checked is absent.
     public struct Factors: Sendable, Decodable, Equatable {

@@ -36,6 +36,8 @@ import ZitadelClient
         func chargeRateLimits(_ charges: [RateLimitCharge], refusalAudit: AuditEvent?) async throws -> RateLimitRefusal? {
             throw Down()
         }
+        func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation { throw Down() }
+        func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage { throw Down() }
     }
 
     /// Counts the calls that would change state at Zitadel.

@@ -184,6 +184,32 @@ import Testing
         #expect(TrustedURLBuilder(issuer: "not a url", style: .console).setupURL(loginName: nil, orgId: nil) == nil)
     }
 
+    @Test func endSessionURLOnlyOnTheIssuerOrigin() {
+        let urls = TrustedURLBuilder(issuer: "https://id.example.com", style: .console)
+        #expect(
+            urls.endSessionURL(
+                discovered: "https://id.example.com/oidc/v1/end_session", clientId: "300@aidial",
+                postLogoutRedirectURI: "https://portal.example.com/")
+                == "https://id.example.com/oidc/v1/end_session?client_id=300%40aidial&post_logout_redirect_uri=https%3A%2F%2Fportal.example.com%2F"
+        )
+        // Another origin, or a path off the allowlist, never passes through: Zitadel's default path is used.
+        for discovered in [
+            "https://evil.example.com/oidc/v1/end_session", "https://id.example.com/logout",
+            "https://id.example.com/ui/console/users/me", nil,
+        ] {
+            #expect(
+                urls.endSessionURL(discovered: discovered, clientId: nil, postLogoutRedirectURI: nil)
+                    == "https://id.example.com/oidc/v1/end_session")
+        }
+        let custom = TrustedURLBuilder(issuer: "https://id.example.com", style: .console, extraAllowedPaths: ["/logout"])
+        #expect(
+            custom.endSessionURL(discovered: "https://id.example.com/logout?x=1", clientId: nil, postLogoutRedirectURI: nil)
+                == "https://id.example.com/logout")
+        #expect(
+            TrustedURLBuilder(issuer: "not a url", style: .console).endSessionURL(
+                discovered: nil, clientId: nil, postLogoutRedirectURI: nil) == nil)
+    }
+
     @Test func sha256KnownVector() {
         #expect(SHA256Digest.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256Digest.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

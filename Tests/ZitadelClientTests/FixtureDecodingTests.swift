@@ -35,6 +35,8 @@ enum Fixtures {
             "UserService/ListPasskeys": { _ = try JSONDecoder().decode(ListPasskeysResponse.self, from: $0) },
             "UserService/ListUserMetadata": { _ = try JSONDecoder().decode(ListUserMetadataResponse.self, from: $0) },
             "SessionService/GetSession": { _ = try JSONDecoder().decode(GetSessionResponse.self, from: $0) },
+            "SessionService/ListSessions": { _ = try JSONDecoder().decode(ListSessionsResponse.self, from: $0) },
+            "SessionService/DeleteSession": { _ = try JSONDecoder().decode(DetailsResponse.self, from: $0) },
         ]
         var count = 0
         for (folder, decode) in decoders {
@@ -45,7 +47,7 @@ enum Fixtures {
                 count += 1
             }
         }
-        #expect(count >= 15)
+        #expect(count >= 20)
     }
 
     @Test func userProfileFields() throws {
@@ -61,6 +63,31 @@ enum Fixtures {
         let locked = try Fixtures.decode(
             GetUserByIDResponse.self, "UserService/GetUserByID/locked-unknown-enum-extra-fields.json")
         #expect(locked.user?.isLocked == true)
+    }
+
+    @Test func sessionListsAndDeletion() throws {
+        let two = try Fixtures.decode(ListSessionsResponse.self, "SessionService/ListSessions/two-sessions.json")
+        #expect(two.details?.totalResult == "2")
+        #expect(two.sessions?.map(\.id) == ["318730000000000912", "318730000000000777"])
+        #expect(two.sessions?[0].userAgent?.description == "Safari, macOS")
+        #expect(two.sessions?[0].expirationDate == "2025-08-21T10:00:00Z")
+        #expect(two.sessions?[0].factors?.webAuthN?.userVerified == true)
+        #expect(two.sessions?[1].factors?.totp?.verifiedAt == "2025-08-20T09:00:05Z")
+        #expect(two.sessions?[1].expirationDate == nil)
+        let none = try Fixtures.decode(ListSessionsResponse.self, "SessionService/ListSessions/none.json")
+        #expect(none.sessions == nil)
+        #expect(none.details?.totalResult == nil)
+        let extra = try Fixtures.decode(
+            ListSessionsResponse.self, "SessionService/ListSessions/extra-fields-no-user-agent.json")
+        #expect(extra.sessions?.first?.userAgent == nil)
+        #expect(extra.sessions?.first?.factors?.intent?.verifiedAt != nil)
+        let deleted = try Fixtures.decode(DetailsResponse.self, "SessionService/DeleteSession/deleted.json")
+        #expect(deleted.details?.resourceOwner == "300000000000000101")
+        #expect(deleted.details?.sequence == "413")
+        let ended = try Fixtures.decode(DetailsResponse.self, "SessionService/DeleteSession/already-ended.json")
+        #expect(ended.details?.sequence == nil)
+        let user = try Fixtures.decode(GetUserByIDResponse.self, "UserService/GetUserByID/human.json")
+        #expect(user.details?.resourceOwner == "300000000000000101" || user.user?.details?.resourceOwner == "300000000000000101")
     }
 
     @Test func methodTypesKeepUnknownValues() throws {
