@@ -117,6 +117,9 @@ struct SMSEnrolmentService: Sendable {
                         .requestInProgress, "An enrolment of this number is being sent; retry shortly.", retryAfter: 1)
                 }
                 try await Task.sleep(for: .milliseconds(50))
+            case .blocked(let other):
+                // Another number's forward for this user was orphaned: settle it before anything else is sent.
+                _ = try await reconcile(other, scope: nil, caller: caller, requestId: requestId)
             case .rateLimited(let refusal):
                 Counter(label: "gateway_rate_limit_refusals_total", dimensions: [("bucket", refusal.rule.name)]).increment()
                 throw Self.rateLimited(refusal)
@@ -148,6 +151,19 @@ struct SMSEnrolmentService: Sendable {
         if failure.errorId == ZitadelErrorId.phoneUnchanged {
             // The user already has this number at Zitadel: send a fresh code for it instead.
             return try await resendForUnchangedNumber(enrolment, scope: scope, caller: caller, requestId: requestId)
+        }
+        if Self.isTransient(failure) {
+            // Not applied, and not about this request (quota, credential, permission): the key is released so
+            // that a retry with it forwards afresh once the provider recovers.
+            var retryAfter = 5
+            if case .api(let api) = failure, api.code == .resourceExhausted { retryAfter = 30 }
+            return try await fail(
+                enrolment,
+                problem: GatewayProblem(
+                    .providerUnavailable,
+                    "Zitadel did not take the change now; nothing was sent. Retry later with the same Idempotency-Key.",
+                    retryAfter: retryAfter),
+                scope: scope, caller: caller, requestId: requestId, release: true)
         }
         let problem =
             failure.errorId == ZitadelErrorId.phoneInvalid
@@ -228,17 +244,18 @@ struct SMSEnrolmentService: Sendable {
         return try render(saved, status: 201, now: now)
     }
 
-    /// A definite refusal: the enrolment fails and the key replays the problem.
+    /// A definite refusal: the enrolment fails and the key replays the problem (or, `release`, is forgotten).
     private func fail(
         _ enrolment: SMSEnrolment, problem: GatewayProblem, scope: IdempotencyScope, caller: EnrolmentCaller,
-        requestId: String?
+        requestId: String?, release: Bool = false
     ) async throws -> EnrolmentAnswer {
         var failed = enrolment
         failed.state = .failed
         failed.leaseUntil = nil
         failed.failure = problem.code.rawValue
         let body = ProblemResponse.body(problem, requestId: requestId)
-        let completion = IdempotencyCompletion.complete(scope, StoredResponse(status: problem.status, body: body))
+        let completion: IdempotencyCompletion =
+            release ? .release(scope) : .complete(scope, StoredResponse(status: problem.status, body: body))
         var details = metadata(enrolment)
         details["problem"] = problem.code.rawValue
         guard
@@ -615,6 +632,12 @@ struct SMSEnrolmentService: Sendable {
         }
     }
 
+    /// Definite but not about the request: the provider's quota, the gateway's credential or permissions.
+    static func isTransient(_ error: ZitadelClientError) -> Bool {
+        guard case .api(let api) = error else { return true }
+        return [.resourceExhausted, .unauthenticated, .permissionDenied, .aborted, .unimplemented].contains(api.code)
+    }
+
     static func rateLimited(_ refusal: RateLimitRefusal, detail: String? = nil) -> GatewayProblem {
         var problem = GatewayProblem(
             .rateLimited, detail ?? "Too many SMS enrolment requests (\(refusal.rule.name) limit); retry later.",
@@ -645,6 +668,7 @@ struct SMSEnrolmentService: Sendable {
         case .inProgress: "in_progress"
         case .attached: "attached"
         case .busy: "busy"
+        case .blocked: "blocked"
         case .rateLimited: "rate_limited"
         }
     }

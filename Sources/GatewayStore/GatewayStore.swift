@@ -140,9 +140,10 @@ public protocol GatewayStore: Sendable {
     /// A named secret shared by every instance: the stored value, or `candidate` when none was stored yet.
     func sharedSecret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
 
-    /// In one transaction: looks the idempotency key up, looks for an open enrolment of the same number, charges
-    /// the rate limits, records the intent (idempotency record + new enrolment in `forwarding`, both leased) and
-    /// appends the claim's audit event. See `SMSEnrolmentClaimOutcome` for the answers.
+    /// In one transaction: looks the idempotency key up, waits out another forward for the user, looks for an
+    /// open enrolment of the same number, charges the rate limits, records the intent (idempotency record + new
+    /// enrolment in `forwarding`, both leased; an open enrolment of another number is superseded) and appends
+    /// the claim's audit event. See `SMSEnrolmentClaimOutcome` for the answers.
     func claimSMSEnrolment(_ claim: SMSEnrolmentClaim) async throws -> SMSEnrolmentClaimOutcome
 
     /// In one transaction: writes `enrolment` if the stored revision still equals its `revision` (returning it
@@ -256,8 +257,11 @@ public enum SMSEnrolmentClaimOutcome: Sendable, Equatable {
     /// An enrolment still `forwarding` here was orphaned by its owner: reconcile it at the provider first.
     /// `createdByKey`: the key's own earlier request created it (a retry after a crash or timeout).
     case attached(SMSEnrolment, createdByKey: Bool)
-    /// Another request is forwarding this number right now: retry shortly.
+    /// Another request is forwarding for this user right now (this number or another): retry shortly.
     case busy
+    /// An orphaned forward of another number for this user, now leased to this request: reconcile it, then
+    /// claim again. (Zitadel holds one phone per user, so forwards for a user never overlap.)
+    case blocked(SMSEnrolment)
     /// A bucket is full; nothing was recorded but the refusal's audit event.
     case rateLimited(RateLimitRefusal)
 }

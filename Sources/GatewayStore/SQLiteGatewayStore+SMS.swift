@@ -52,6 +52,18 @@ extension SQLiteGatewayStore {
                 return .attached(
                     try await leaseIfOrphaned(enrolment, now: now, leaseSeconds: claim.leaseSeconds), createdByKey: true)
             }
+            // Zitadel holds one phone per user: while another number's forward is in flight nothing else may be
+            // forwarded for the user, or reading the phone could no longer tell which change happened.
+            let forwarding = try await connection.query(
+                """
+                SELECT * FROM sms_enrolments WHERE tenant = ? AND user_id = ? AND state = 'forwarding' AND number_key <> ?
+                ORDER BY created_at
+                """, [.text(scope.tenant), .text(scope.userId), .text(claim.numberKey)]
+            ).map(Self.enrolment(from:))
+            if let other = forwarding.first {
+                guard other.forwardIsOrphaned(at: now) else { return .busy }
+                return .blocked(try await leaseIfOrphaned(other, now: now, leaseSeconds: claim.leaseSeconds))
+            }
             if let open = try await openEnrolment(claim: claim, now: now) {
                 if open.state == .forwarding && !open.forwardIsOrphaned(at: now) { return .busy }
                 try await insertKey(claim, enrolmentId: open.id, now: now)
@@ -70,6 +82,12 @@ extension SQLiteGatewayStore {
                 id: claim.enrolmentId, tenant: scope.tenant, userId: scope.userId, numberKey: claim.numberKey,
                 maskedPhone: claim.maskedPhone, state: .forwarding, createdAt: now, updatedAt: now,
                 expiresAt: now + claim.leaseSeconds + claim.codeLifetimeSeconds, leaseUntil: now + claim.leaseSeconds)
+            // The new number replaces the user's phone at Zitadel: an open enrolment of another number is over.
+            _ = try await connection.query(
+                """
+                UPDATE sms_enrolments SET state = 'failed', failure = 'superseded', updated_at = ?, revision = revision + 1
+                WHERE tenant = ? AND user_id = ? AND state = 'code_sent' AND number_key <> ?
+                """, [.float(now), .text(scope.tenant), .text(scope.userId), .text(claim.numberKey)])
             try await insertEnrolment(enrolment)
             try await insertKey(claim, enrolmentId: enrolment.id, now: now)
             var audit = claim.audit

@@ -178,7 +178,8 @@ extension MockAdmin {
             let proxied: HTTPFields = [.init("X-Forwarded-For")!: "203.0.113.9, 198.51.100.7"]
             let first = try await client.enrol(sam, phone: "0491 570 010", key: "r1", headers: proxied)
             #expect(first.status == .created)
-            #expect(try await client.enrol(sam, phone: "0491 570 011", key: "r2", headers: proxied).status == .created)
+            let second = try await client.enrol(sam, phone: "0491 570 011", key: "r2", headers: proxied)
+            #expect(second.status == .created)
             let refused = try await client.enrol(sam, phone: "0491 570 012", key: "r3", headers: proxied)
             #expect(refused.status == .tooManyRequests)
             #expect(refused.problemCode == "rate_limited")
@@ -187,8 +188,11 @@ extension MockAdmin {
             #expect(refused.headers[.init("RateLimit")!]?.hasPrefix("\"user\";r=0;t=") == true)
             #expect(try await admin.calls("SetPhone") == 2)
             // The refused key recorded nothing: once allowed, it would be a fresh claim (not a replay of the 429).
+            // The second number replaced the first at Zitadel (one phone per user): its enrolment is closed.
+            let firstId = try #require(first.json["id"] as? String)
+            #expect(try await client.resendEnrolment(sam, id: firstId).problemCode == "enrolment_closed")
             // Resends: one allowed, the second refused for this enrolment.
-            let id = try #require(first.json["id"] as? String)
+            let id = try #require(second.json["id"] as? String)
             let resent = try await client.resendEnrolment(sam, id: id)
             #expect(resent.status == .ok)
             #expect((resent.json["resend"] as? [String: Any])?["remaining"] as? Int == 0)

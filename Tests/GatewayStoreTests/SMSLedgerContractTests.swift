@@ -95,6 +95,43 @@ import Testing
     }
 
     @Test(arguments: StoreBackends.all)
+    func forwardsForOneUserNeverOverlapAndANewNumberSupersedes(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        guard case .claimed(let first) = try await store.claimSMSEnrolment(Self.claim(key: "a", number: "n-a", lease: 0.2)) else {
+            Issue.record("expected a claim")
+            return
+        }
+        // Another number for the same user waits while the first forward is in flight...
+        #expect(try await store.claimSMSEnrolment(Self.claim(key: "b", fingerprint: "fp-b", number: "n-b")) == .busy)
+        // ...and once that forward is orphaned, must settle it first (leased to the asker).
+        try await Task.sleep(for: .milliseconds(300))
+        guard case .blocked(let orphan) = try await store.claimSMSEnrolment(Self.claim(key: "b", fingerprint: "fp-b", number: "n-b"))
+        else {
+            Issue.record("expected to be told to reconcile the orphan")
+            return
+        }
+        let now = try await store.now()
+        #expect(orphan.id == first.id && !orphan.forwardIsOrphaned(at: now))
+        var sent = orphan
+        sent.state = .codeSent
+        sent.leaseUntil = nil
+        _ = try #require(try await store.updateSMSEnrolment(sent, completing: nil, audit: nil))
+        // Now the other number goes ahead, and the first number's open enrolment is superseded.
+        guard case .claimed = try await store.claimSMSEnrolment(Self.claim(key: "b", fingerprint: "fp-b", number: "n-b")) else {
+            Issue.record("expected a claim")
+            return
+        }
+        let superseded = try #require(try await store.smsEnrolment(id: first.id, tenant: "t1", userId: "u1"))
+        #expect(superseded.state == .failed && superseded.failure == "superseded")
+        // Other users are independent.
+        if case .claimed = try await store.claimSMSEnrolment(Self.claim(key: "c", number: "n-c", user: "u3")) {
+        } else {
+            Issue.record("another user's forward is independent")
+        }
+        try await store.close()
+    }
+
+    @Test(arguments: StoreBackends.all)
     func rateLimitsAreAllOrNothingAndAudited(backend: StoreBackend) async throws {
         let store = try await backend.open()
         let suffix = UUID().uuidString

@@ -1,0 +1,147 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MockZitadel
+import NIOCore
+import Testing
+
+@testable import GatewayApp
+
+/// Provider faults injected through the mock: every one gets its documented answer within the deadline, no
+/// crash, no secret in the log, and never a second text message.
+@Suite struct FaultSuiteTests {
+    /// A SetPhone fault, what the first request is answered, and whether the change reached Zitadel.
+    struct SetPhoneFault: Sendable, CustomTestStringConvertible {
+        var name: String
+        var fault: [String: String]
+        var firstStatus: Int
+        /// A second fault on GetUserByID (the reconciliation read).
+        var readFault: [String: String]? = nil
+
+        var testDescription: String { name }
+    }
+
+    static let setPhoneFaults: [SetPhoneFault] = [
+        SetPhoneFault(
+            name: "timeout after Zitadel applied it", fault: ["timeout": "true", "afterHandler": "true", "latencyMs": "5000"],
+            firstStatus: 201),
+        SetPhoneFault(
+            name: "answer lost after commit (connection reset)", fault: ["reset": "true", "afterHandler": "true"], firstStatus: 201),
+        SetPhoneFault(name: "malformed answer after commit", fault: ["malformed": "true"], firstStatus: 201),
+        SetPhoneFault(name: "commit lands after the deadline", fault: ["latencyMs": "900"], firstStatus: 503),
+        SetPhoneFault(name: "5xx without applying", fault: ["status": "500"], firstStatus: 503),
+        SetPhoneFault(name: "429 quota", fault: ["status": "429"], firstStatus: 503),
+        SetPhoneFault(name: "connection reset before applying", fault: ["reset": "true"], firstStatus: 503),
+        SetPhoneFault(
+            name: "timeout after commit while reads fail too", fault: ["timeout": "true", "afterHandler": "true", "latencyMs": "5000"],
+            firstStatus: 503, readFault: ["status": "503"]),
+    ]
+
+    @Test(arguments: setPhoneFaults)
+    func setPhoneFaultsNeverSendASecondMessage(_ spec: SetPhoneFault) async throws {
+        let logs = LogCapture()
+        try await LifecycleHarness.run(timeoutMs: 600, smsLeaseSeconds: 2, logs: logs) { client, admin, _ in
+            let sam = try await admin.token(Seeded.samClientStaff, ["amr": ["pwd"]])
+            var fault: [String: Any] = spec.fault.mapValues { value -> Any in
+                Int(value) ?? (value == "true" ? true : value)
+            }
+            fault["times"] = 1
+            try await admin.fault(rpc: "SetPhone", fault)
+            if let readFault = spec.readFault {
+                try await admin.fault(rpc: "GetUserByID", readFault.mapValues { Int($0) ?? $0 }.merging(["times": 2]) { $1 })
+            }
+            let started = ContinuousClock.now
+            let first = try await client.enrol(sam, phone: "0491 570 030", key: "fault-key")
+            // One provider call and one read, each within the 600 ms deadline, plus the test's own overhead.
+            #expect(ContinuousClock.now - started < .milliseconds(2500))
+            #expect(Int(first.status.code) == spec.firstStatus, "\(first.json)")
+            if first.status != .created {
+                #expect(first.problemCode == "provider_unavailable")
+                #expect(Int(first.headers[.retryAfter] ?? "") ?? 0 > 0)
+            }
+            // The client retries with the same key until it gets the enrolment.
+            var answer = first
+            let deadline = ContinuousClock.now + .seconds(8)
+            while answer.status != .created, ContinuousClock.now < deadline {
+                #expect([409, 503].contains(Int(answer.status.code)), "\(answer.json)")
+                try await Task.sleep(for: .milliseconds(250))
+                answer = try await client.enrol(sam, phone: "0491 570 030", key: "fault-key")
+            }
+            #expect(answer.status == .created)
+            #expect(answer.json["status"] as? String == "code_sent")
+            let replay = try await client.enrol(sam, phone: "0491 570 030", key: "fault-key")
+            #expect(replay.json["id"] as? String == answer.json["id"] as? String)
+            // Exactly one text message, whatever the fault; the code it carried verifies.
+            let codes = await admin.codes(for: Seeded.samClientStaff)
+            #expect(codes.count == 1)
+            #expect(try await admin.calls("SetPhone") <= 2)
+            let id = try #require(answer.json["id"] as? String)
+            let verified = try await client.verifyEnrolment(sam, id: id, code: try #require(codes.first))
+            #expect(verified.json["status"] as? String == "verified")
+            #expect(!logs.text.contains("570030") && !logs.text.contains(sam))
+        }
+    }
+
+    @Test func jwksFaultsKeepKnownKeysAndRefuseUnknownOnesWithinTheFetchDeadline() async throws {
+        try await Harness.withGateway(issuer: { $0.jwks.fetchTimeout = .milliseconds(500) }) { client, admin in
+            let before = try await admin.token(Seeded.aliceClientAdmin)
+            #expect(try await client.session(before).status == .ok)
+            // Rotation mid-traffic while the JWKS endpoint is slow but within the deadline: both keys validate.
+            try await admin.post("/mock/admin/faults", ["path": "/oauth/v2/keys", "latencyMs": 200, "times": 1])
+            let traffic = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        if index == 20 { _ = try await admin.rotate() }
+                        let token = index < 20 ? before : try await admin.token(Seeded.aliceClientAdmin)
+                        return Int(try await client.session(token).status.code)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(traffic.allSatisfy { $0 == 200 }, "\(traffic)")
+            let cases: [(String, [String: Any])] = [
+                ("slower than the deadline", ["latencyMs": 3000]),
+                ("an empty key set", ["status": 200, "body": "{\"keys\":[]}"]),
+                ("a 500", ["status": 500]),
+                ("a malformed body", ["status": 200, "body": "{\"keys\": [{\"kty\""]),
+                ("a connection reset", ["reset": true]),
+            ]
+            for (name, fault) in cases {
+                try await admin.post("/mock/admin/faults", ["path": "/oauth/v2/keys"].merging(fault) { $1 })
+                let rotated = try await admin.token(Seeded.aliceClientAdmin, ["kid": try await admin.rotate()])
+                let started = ContinuousClock.now
+                let refused = try await client.session(rotated)
+                #expect(refused.status == .unauthorized, "\(name)")
+                #expect(refused.problemCode == "invalid_token", "\(name)")
+                #expect(ContinuousClock.now - started < .milliseconds(1500), "\(name)")
+                // The last good key set still serves tokens signed with a known key.
+                #expect(try await client.session(before).status == .ok, "\(name)")
+                try await admin.delete("/mock/admin/faults")
+            }
+        }
+    }
+
+    @Test func introspectionFaultsAreIssuerUnavailableWithinTheDeadline() async throws {
+        try await Harness.withGateway(configure: { configuration, _ in
+            configuration.validation.introspectionTimeout = .milliseconds(500)
+            configuration.validation.negativeCacheTTL = .zero
+        }) { client, admin in
+            let faults: [[String: Any]] = [
+                ["latencyMs": 3000], ["status": 500], ["status": 429], ["status": 200, "body": "{\"active\": tr"], ["reset": true],
+            ]
+            for fault in faults {
+                try await admin.post("/mock/admin/faults", ["path": "/oauth/v2/introspect"].merging(fault) { $1 })
+                let opaque = try await admin.token(Seeded.aliceClientAdmin, format: "opaque")
+                let started = ContinuousClock.now
+                let answer = try await client.session(opaque)
+                #expect(answer.status == .serviceUnavailable, "\(fault)")
+                #expect(answer.problemCode == "issuer_unavailable", "\(fault)")
+                #expect(ContinuousClock.now - started < .milliseconds(1500), "\(fault)")
+                try await admin.delete("/mock/admin/faults")
+                // Once the issuer answers again, the same token validates.
+                #expect(try await client.session(opaque).status == .ok, "\(fault)")
+            }
+        }
+    }
+}
