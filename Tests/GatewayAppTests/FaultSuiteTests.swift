@@ -84,7 +84,8 @@ import Testing
     }
 
     @Test func jwksFaultsKeepKnownKeysAndRefuseUnknownOnesWithinTheFetchDeadline() async throws {
-        try await Harness.withGateway(issuer: { $0.jwks.fetchTimeout = .milliseconds(500) }) { client, admin in
+        let shortFetch: Harness.IssuerTweak = { $0.jwks.fetchTimeout = .milliseconds(500) }
+        try await Harness.withGateway(issuer: shortFetch) { client, admin in
             let before = try await admin.token(Seeded.aliceClientAdmin)
             #expect(try await client.session(before).status == .ok)
             // Rotation mid-traffic while the JWKS endpoint is slow but within the deadline: both keys validate.
@@ -123,10 +124,11 @@ import Testing
     }
 
     @Test func introspectionFaultsAreIssuerUnavailableWithinTheDeadline() async throws {
-        try await Harness.withGateway(configure: { configuration, _ in
+        let shortIntrospection = { (configuration: inout GatewayConfiguration, _: String) in
             configuration.validation.introspectionTimeout = .milliseconds(500)
             configuration.validation.negativeCacheTTL = .zero
-        }) { client, admin in
+        }
+        try await Harness.withGateway(configure: shortIntrospection) { client, admin in
             let faults: [[String: Any]] = [
                 ["latencyMs": 3000], ["status": 500], ["status": 429], ["status": 200, "body": "{\"active\": tr"], ["reset": true],
             ]
