@@ -70,4 +70,106 @@ import Glibc
             }
         }
     }
+
+    /// Rounds of concurrent enrolments (with duplicates) for several users, each round ended by SIGKILL at a
+    /// random moment; then a last process answers every request ever sent. Acknowledged answers are still
+    /// there, and no number ever received a second text message.
+    @Test func repeatedKillsDuringEnrolmentTrafficLoseNothingAndNeverResend() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kills-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pat = try #require(Seeded.servicePAT)
+        let seed = UInt64.random(in: 0..<1_000_000)
+        var random = SplitMix(seed: seed)
+        let users = ["300000000000001001", "300000000000001002", "300000000000001003", "300000000000001004", "300000000000001008"]
+        try await MockZitadelApp.withRunningMock { mockURL, mock in
+            let admin = MockAdmin(baseURL: mockURL, mock: mock)
+            let limits = ["user", "number", "tenant", "global"].map { "    \($0): {limit: 1000, periodSeconds: 3600}" }
+            let yaml = GatewayHTTP.yaml(
+                mockURL: mockURL, pat: pat, storeURL: "sqlite:\(directory.path)/gateway.sqlite",
+                extra: "sms:\n  forwardLeaseSeconds: 2\n  rateLimits:\n" + limits.joined(separator: "\n") + "\n")
+            var tokens: [String: String] = [:]
+            for user in users { tokens[user] = try await admin.token(user, ["amr": ["pwd"], "expiresIn": 600]) }
+            // Provider latency widens the window in which a kill lands mid-forward.
+            try await admin.fault(rpc: "SetPhone", ["latencyMs": 150])
+            var sent: [(key: String, user: String, phone: String)] = []
+            var acknowledged: [String: String] = [:]
+            for round in 0..<4 {
+                let gateway = try await GatewayProcess.start(yaml: yaml, directory: directory, name: "round\(round)")
+                let url = gateway.baseURL + "/v1/portal-mfa-lifecycle/sms-enrolments"
+                let requests = users.enumerated().map { index, user in
+                    (key: "kill-\(seed)-\(round)-\(index)", user: user, phone: "04915 7\(round)\(index) 00")
+                }
+                sent += requests
+                let killAfter = Int(random.next() % 500) + 50
+                let answers = await withTaskGroup(of: (String, Int, String?)?.self) { group in
+                    for request in requests + requests {
+                        let token = tokens[request.user] ?? ""
+                        group.addTask {
+                            guard
+                                let answer = try? await GatewayHTTP.send(
+                                    .POST, url, headers: ["Authorization": "Bearer \(token)", "Idempotency-Key": request.key],
+                                    json: ["phone": request.phone], timeout: .seconds(10))
+                            else { return nil }
+                            return (request.key, answer.status, answer.json["id"] as? String)
+                        }
+                    }
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(killAfter))
+                        await gateway.stop(signal: SIGKILL)
+                        return nil
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+                for case let (key, status, id?) in answers.compactMap({ $0 }) where status == 200 || status == 201 {
+                    if let earlier = acknowledged[key] { #expect(earlier == id, "one key, one enrolment") }
+                    acknowledged[key] = id
+                }
+            }
+            try await admin.delete("/mock/admin/faults")
+            let last = try await GatewayProcess.start(yaml: yaml, directory: directory, name: "last")
+            let url = last.baseURL + "/v1/portal-mfa-lifecycle/sms-enrolments"
+            var settled = 0
+            for request in sent {
+                let headers = ["Authorization": "Bearer \(tokens[request.user] ?? "")", "Idempotency-Key": request.key]
+                var answer = try await GatewayHTTP.send(.POST, url, headers: headers, json: ["phone": request.phone])
+                let deadline = ContinuousClock.now + .seconds(15)
+                while [409, 503].contains(answer.status) && answer.json["code"] as? String != "enrolment_closed",
+                    ContinuousClock.now < deadline
+                {
+                    try await Task.sleep(for: .milliseconds(200))
+                    answer = try await GatewayHTTP.send(.POST, url, headers: headers, json: ["phone": request.phone])
+                }
+                if let id = acknowledged[request.key] {
+                    #expect(answer.json["id"] as? String == id, "seed \(seed): an acknowledged enrolment was lost")
+                }
+                #expect(answer.status < 500 || answer.status == 502, "seed \(seed): \(answer.status) \(answer.json)")
+                if answer.status == 200 || answer.status == 201 { settled += 1 }
+            }
+            await last.stop()
+            #expect(settled > 0)
+            let setPhones = try await admin.calls("SetPhone")
+            print(
+                "kill test seed \(seed): \(sent.count) requests, \(acknowledged.count) acknowledged before a kill, \(settled) settled, \(setPhones) SetPhone calls"
+            )
+            for request in sent {
+                let messages = await mock.sentMessages(phone: request.phone)
+                #expect(messages.count <= 1, "seed \(seed): \(request.phone) received \(messages.count) messages")
+            }
+            for output in [last.output] { #expect(!output.contains("57000") && !output.contains(pat)) }
+        }
+    }
+}
+
+/// A small seeded generator, so that a failing run can be repeated from its printed seed.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
