@@ -1,14 +1,34 @@
 import Configuration
 import Crypto
 import Foundation
-import GatewayApp
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SessionValidation
 import Testing
 
+@testable import GatewayApp
+
 @Suite struct PrincipalAndAccessHTTPTests {
+    @Test func apiKeyComparisonLooksAtEveryByteAndEveryKey() {
+        let digest = Array(SHA256.hash(data: Array("k".utf8)))
+        var lastByte = digest
+        lastByte[31] ^= 1
+        var firstByte = digest
+        firstByte[0] ^= 0x80
+        #expect(APIKeyVerifier.constantTimeEquals(digest, digest))
+        #expect(!APIKeyVerifier.constantTimeEquals(digest, lastByte))
+        #expect(!APIKeyVerifier.constantTimeEquals(digest, firstByte))
+        #expect(!APIKeyVerifier.constantTimeEquals(digest, Array(digest.prefix(31))))
+        let keys = [
+            APIKeyConfiguration(name: "near", sha256: lastByte, tenants: [], routes: []),
+            APIKeyConfiguration(name: "real", sha256: digest, tenants: [], routes: []),
+        ]
+        #expect(APIKeyVerifier(keys: keys).match("k")?.name == "real")
+        #expect(APIKeyVerifier(keys: keys).match("K") == nil)
+        #expect(APIKeyVerifier(keys: keys).match(String(repeating: "k", count: 513)) == nil)
+    }
+
     @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
         try await Harness.withGateway { client, _ in
             let wrong = try await client.execute(uri: "/v1/session", method: .delete)
