@@ -69,21 +69,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     /// RFC 6750 §2.1: the scheme is case-insensitive, one or more spaces, then the b64token.
     ///
-    /// Works on UTF-8 bytes: this runs on every request, and tokens are a kilobyte or more.
+    /// Scans the header's contiguous UTF-8 bytes once: this runs on every request, and tokens are a kilobyte or
+    /// more (a byte-by-byte walk of `String.UTF8View` indices showed up in profiles).
     static func bearerToken(_ header: String) -> String? {
-        let utf8 = header.utf8
-        var index = utf8.startIndex
-        while index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") { index = utf8.index(after: index) }
-        for expected in "bearer".utf8 {
-            guard index < utf8.endIndex, utf8[index] | 0x20 == expected else { return nil }
-            index = utf8.index(after: index)
+        var header = header
+        return header.withUTF8 { bytes -> String? in
+            var index = 0
+            let count = bytes.count
+            while index < count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+            for expected in "bearer".utf8 {
+                guard index < count, bytes[index] | 0x20 == expected else { return nil }
+                index += 1
+            }
+            guard index < count, bytes[index] == UInt8(ascii: " ") else { return nil }
+            while index < count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+            guard index < count else { return nil }
+            let token = UnsafeBufferPointer(rebasing: bytes[index...])
+            guard token.firstIndex(of: UInt8(ascii: " ")) == nil else { return nil }
+            return String(decoding: token, as: UTF8.self)
         }
-        guard index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") else { return nil }
-        while index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") { index = utf8.index(after: index) }
-        guard index < utf8.endIndex else { return nil }
-        let token = utf8[index...]
-        guard !token.contains(UInt8(ascii: " ")) else { return nil }
-        return String(Substring(token))
     }
 
     static func hasBrowserMarkers(_ headers: HTTPFields) -> Bool {

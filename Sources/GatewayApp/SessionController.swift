@@ -121,6 +121,6 @@ struct SessionController {
     }
 
     static func timestamp(_ seconds: Double) -> String {
-        Date(timeIntervalSince1970: seconds).formatted(.iso8601)
+        Timestamp.rfc3339(seconds)
     }
 }

@@ -38,3 +38,14 @@ import Testing
         #expect((decoded["empty"] as? [String: Any])?.isEmpty == true)
     }
 }
+
+@Suite struct TimestampTests {
+    @Test func matchesFoundationsISO8601() {
+        var generator = SystemRandomNumberGenerator()
+        var samples: [Double] = [0, 59, 86_399, 86_400, 951_782_400, 951_868_799, 4_107_542_400, 1_790_000_000.9, 253_402_300_799]
+        for _ in 0..<2000 { samples.append(Double(generator.next(upperBound: UInt64(253_402_300_799)))) }
+        for seconds in samples {
+            #expect(Timestamp.rfc3339(seconds) == Date(timeIntervalSince1970: seconds.rounded(.down)).formatted(.iso8601), "\(seconds)")
+        }
+    }
+}
