@@ -178,13 +178,19 @@ public struct ContractRunner: Sendable {
             return ContractReport(calls: reports)
         }
         var sessionId: String?
+        var machineUser = false
         for read in Self.reads {
+            if machineUser, read.folder.hasPrefix("UserService/") {
+                reports.append(CallReport(read.folder, .skipped, ["\(userId) is a machine user: give --user with a human user's id"]))
+                continue
+            }
             var request: ContractJSON = .object(["userId": .string(userId)])
             if read.folder == "SessionService/ListSessions" {
                 request = .object(["queries": .array([.object(["userIdQuery": .object(["id": .string(userId)])])])])
             }
             let (report, body) = await rpc(read.folder, path: read.connect, request: request, bearer: bearer)
             reports.append(report)
+            if read.folder == "UserService/GetUserByID" { machineUser = body?["user"]?["machine"] != nil }
             if read.folder == "SessionService/ListSessions" {
                 sessionId = body?["sessions"]?.arrayValue?.first?["id"]?.stringValue
             }

@@ -41,6 +41,21 @@ import ZitadelClient
         }
     }
 
+    /// The service-account key file: the JWT-profile grant's answer is checked too, and the user read is its own.
+    @Test func aServiceAccountKeyExchangesAndReadsItself() async throws {
+        try await MockZitadelApp.withRunningMock { baseURL, _ in
+            let keyFile = Catalog.root.deletingLastPathComponent().appendingPathComponent("keys/gateway-service-account-key.json")
+            let credential = try ContractTarget.credential(path: keyFile.path)
+            let report = try await run(baseURL, user: nil, credential: credential)
+            #expect(report.calls.first { $0.call == "OIDC/Token" }?.outcome == .ok, "\(report.lines.joined(separator: "\n"))")
+            #expect(report.calls.first { $0.call == "OIDC/Introspect" }?.outcome == .ok)
+            #expect(report.calls.first { $0.call == "UserService/GetUserByID" }?.outcome == .ok)
+            // The service account is a machine user: the human-only reads are skipped, not failed.
+            #expect(report.calls.first { $0.call == "UserService/ListPasskeys" }?.outcome == .skipped)
+            #expect(report.passed, "\(report.lines.joined(separator: "\n"))")
+        }
+    }
+
     @Test func aPATNeedsAUser() async throws {
         try await MockZitadelApp.withRunningMock { baseURL, _ in
             let report = try await run(baseURL, user: nil)
