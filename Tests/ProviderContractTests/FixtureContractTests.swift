@@ -1,6 +1,7 @@
 import Foundation
 import MockZitadel
 import Testing
+import ZitadelClient
 
 @testable import ProviderContract
 
@@ -77,6 +78,21 @@ import Testing
             checked.insert(fixture.response.wire ?? "")
         }
         #expect(checked.isSuperset(of: ["connect", "rest", "proxy"]))
+    }
+
+    /// Every Zitadel error id the gateway acts on has a recorded body in both wire forms.
+    @Test func everyHandledErrorIdIsRecordedInBothWireForms() throws {
+        let catalog = try Catalog.load()
+        let handled = [
+            ZitadelErrorId.userNotFound, ZitadelErrorId.phoneNotVerified, ZitadelErrorId.otpSMSAlreadyAdded,
+            ZitadelErrorId.unknownUser, ZitadelErrorId.phoneUnchanged, ZitadelErrorId.phoneInvalid,
+            ZitadelErrorId.phoneCodeInvalid, ZitadelErrorId.invalidToken, ZitadelErrorId.quotaExhausted,
+            ZitadelErrorId.instanceBlocked,
+        ]
+        for id in handled {
+            let wires = Set(catalog.fixtures.filter { $0.expect?.error?.id == id }.compactMap(\.response.wire))
+            #expect(wires.isSuperset(of: ["connect", "rest"]), "\(id): recorded in \(wires.sorted())")
+        }
     }
 
     /// The fixtures' own Connect and REST error pairs name the same typed error.
