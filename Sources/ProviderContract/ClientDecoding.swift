@@ -1,10 +1,14 @@
 import Foundation
+import SessionValidation
 import ZitadelClient
 
 /// The gateway client's own reading of provider bodies: its typed models and its error decoder.
 public enum ClientDecoding {
     /// Model type name → decoder into what the model holds. Calls without a client model yet are absent.
-    static let decoders: [String: @Sendable (Data) throws -> ContractJSON] = [
+    static let decoders: [String: @Sendable (Data) async throws -> ContractJSON] = [
+        "Discovery": { ContractJSON(reflecting: try ProviderDocuments.discovery(Array($0))) },
+        "KeySetSummary": { ContractJSON(reflecting: try await ProviderDocuments.keySet(Array($0))) },
+        "TokenClaims": { ContractJSON(reflecting: try ProviderDocuments.introspection(Array($0))) },
         "GetUserByIDResponse": { ContractJSON(reflecting: try JSONDecoder().decode(GetUserByIDResponse.self, from: $0)) },
         "ListAuthenticationMethodTypesResponse": {
             ContractJSON(reflecting: try JSONDecoder().decode(ListAuthenticationMethodTypesResponse.self, from: $0))
@@ -25,9 +29,9 @@ public enum ClientDecoding {
     public static var knownTypes: Set<String> { Set(decoders.keys) }
 
     /// What the client's model of `type` holds after decoding `body`; `nil` when the client has no such model.
-    public static func decode(_ type: String, body: ContractJSON) throws -> ContractJSON? {
+    public static func decode(_ type: String, body: ContractJSON) async throws -> ContractJSON? {
         guard let decoder = decoders[type] else { return nil }
-        return try decoder(Data(body.rendered.utf8))
+        return try await decoder(Data(body.rendered.utf8))
     }
 
     /// The typed error the client reports for an error answer.

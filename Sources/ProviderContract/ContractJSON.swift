@@ -118,6 +118,14 @@ public enum ContractJSON: Sendable, Equatable, Decodable {
                 self = .array(mirror.children.map { ContractJSON(reflecting: $0.value) })
             case .enum?:
                 self = .string(String(describing: value))
+            case .dictionary?:
+                var members: [String: ContractJSON] = [:]
+                for entry in mirror.children {
+                    let pair = Mirror(reflecting: entry.value).children.map(\.value)
+                    guard pair.count == 2 else { continue }
+                    members[String(describing: pair[0])] = ContractJSON(reflecting: pair[1])
+                }
+                self = .object(members)
             default:
                 var members: [String: ContractJSON] = [:]
                 for child in mirror.children {

@@ -104,6 +104,18 @@ import ZitadelClient
         }
     }
 
+    /// A published key the validator refuses (RSA under 2048 bits) is reported even though the shape holds.
+    @Test func unusableSigningKeysAreReported() async throws {
+        try await MockZitadelApp.withRunningMock { baseURL, _ in
+            let weak = #"{"keys":[{"use":"sig","kty":"RSA","kid":"weak","alg":"RS256","n":"AQAB","e":"AQAB"}]}"#
+            try await fault(baseURL, FaultSpec(path: "/oauth/v2/keys", status: 200, body: weak))
+            let report = try await run(baseURL)
+            let keys = try #require(report.calls.first { $0.call == "OIDC/Keys" })
+            #expect(keys.outcome == .warn)
+            #expect(keys.notes.contains { $0.hasPrefix("key the gateway cannot use: kid=weak") }, "\(keys.notes)")
+        }
+    }
+
     @Test func credentialFilesAreReadAsPATOrKey() throws {
         let directory = FileManager.default.temporaryDirectory
         let patFile = directory.appendingPathComponent("pat-\(UUID().uuidString)")

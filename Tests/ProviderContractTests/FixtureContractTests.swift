@@ -44,7 +44,7 @@ import ZitadelClient
     }
 
     /// The client decodes every success fixture into exactly the value the fixture states.
-    @Test func clientDecodesEveryFixtureIntoTheExpectedValue() throws {
+    @Test func clientDecodesEveryFixtureIntoTheExpectedValue() async throws {
         let catalog = try Catalog.load()
         var decoded = 0
         var pending: [String] = []
@@ -54,7 +54,7 @@ import ZitadelClient
                 pending.append(fixture.file)
                 continue
             }
-            let value = try ClientDecoding.decode(type, body: fixture.response.body)
+            let value = try await ClientDecoding.decode(type, body: fixture.response.body)
             #expect(value != nil)
             #expect(
                 value == fixture.expect?.value,
