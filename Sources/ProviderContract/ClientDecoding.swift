@@ -21,6 +21,7 @@ public enum ClientDecoding {
             ContractJSON(reflecting: try JSONDecoder().decode(ListUserMetadataResponse.self, from: $0))
         },
         "GetSessionResponse": { ContractJSON(reflecting: try JSONDecoder().decode(GetSessionResponse.self, from: $0)) },
+        "ListSessionsResponse": { ContractJSON(reflecting: try JSONDecoder().decode(ListSessionsResponse.self, from: $0)) },
         "SetPhoneResponse": { ContractJSON(reflecting: try JSONDecoder().decode(SetPhoneResponse.self, from: $0)) },
         "DetailsResponse": { ContractJSON(reflecting: try JSONDecoder().decode(DetailsResponse.self, from: $0)) },
     ]

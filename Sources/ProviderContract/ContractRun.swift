@@ -186,7 +186,12 @@ public struct ContractRunner: Sendable {
             }
             var request: ContractJSON = .object(["userId": .string(userId)])
             if read.folder == "SessionService/ListSessions" {
-                request = .object(["queries": .array([.object(["userIdQuery": .object(["id": .string(userId)])])])])
+                // As `ZitadelClient.listSessions` asks: newest first, one page.
+                request = .object([
+                    "queries": .array([.object(["userIdQuery": .object(["id": .string(userId)])])]),
+                    "sortingColumn": .string("SESSION_FIELD_NAME_CREATION_DATE"),
+                    "query": .object(["limit": .number(20), "asc": .bool(false)]),
+                ])
             }
             let (report, body) = await rpc(read.folder, path: read.connect, request: request, bearer: bearer)
             reports.append(report)

@@ -48,6 +48,8 @@ public struct ProviderFixture: Sendable, Decodable {
         public var error: APIError?
         /// Why no client model reads this response yet (the call arrives with another issue).
         public var pending: String?
+        /// Why the client's model must refuse this body (a tolerance fixture the client deliberately does not survive).
+        public var rejected: String?
     }
 
     /// How the mock is asked the same question.

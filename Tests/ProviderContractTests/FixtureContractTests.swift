@@ -54,6 +54,12 @@ import ZitadelClient
                 pending.append(fixture.file)
                 continue
             }
+            if let reason = fixture.expect?.rejected {
+                await #expect(throws: (any Error).self, "\(fixture.file) must be refused: \(reason)") {
+                    _ = try await ClientDecoding.decode(type, body: fixture.response.body)
+                }
+                continue
+            }
             let value = try await ClientDecoding.decode(type, body: fixture.response.body)
             #expect(value != nil)
             #expect(
