@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(swift build --show-bin-path)/zitadel-gateway"
-port=18292
+# A free loopback port (other checkouts on this machine run the same scripts at the same time).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 base="http://127.0.0.1:$port"
 work=$(mktemp -d)
 "$bin" mock-idp --port "$port" --log-level warning &
