@@ -70,6 +70,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ProviderContract",
+            dependencies: [
+                "ZitadelClient",
+                "SessionValidation",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GatewayStore",
             dependencies: [
                 "GatewayCore",
@@ -117,7 +129,9 @@ let package = Package(
             dependencies: [
                 "GatewayApp",
                 "MockZitadel",
+                "ProviderContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,6 +152,15 @@ let package = Package(
                 "ZitadelClient", "GatewayCore", "MockZitadel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: []
+        ),
+        .testTarget(
+            name: "ProviderContractTests",
+            dependencies: [
+                "ProviderContract", "ZitadelClient", "MockZitadel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: []
         ),

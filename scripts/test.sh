@@ -19,6 +19,9 @@ scripts/contract-fuzz.sh
 echo "== coverage-guided fuzzing of the token and phone parsers (libFuzzer)"
 scripts/fuzz.sh
 
+echo "== zitadel-gateway contract against mock-idp"
+scripts/contract-check.sh
+
 echo "== Zitadel's official Python SDK against the mock"
 scripts/sdk-check.sh
 

@@ -33,11 +33,13 @@ extension MockZitadel {
             user["username"] = .string(human.userName)
             user["loginNames"] = [.string(human.loginName)]
             user["preferredLoginName"] = .string(human.loginName)
-            var profile: [String: JSONValue] = [
-                "givenName": .string(human.givenName), "familyName": .string(human.familyName),
+            // Zitadel sets the optional profile members always (empty nick name, `und` language, unspecified gender).
+            let profile: [String: JSONValue] = [
+                "givenName": .string(human.givenName), "familyName": .string(human.familyName), "nickName": "",
                 "displayName": .string(human.displayName),
+                "preferredLanguage": .string(human.preferredLanguage.isEmpty ? "und" : human.preferredLanguage),
+                "gender": "GENDER_UNSPECIFIED",
             ]
-            if !human.preferredLanguage.isEmpty { profile["preferredLanguage"] = .string(human.preferredLanguage) }
             var email: [String: JSONValue] = ["email": .string(human.email.address)]
             if human.email.verified { email["isVerified"] = true }
             var phone: [String: JSONValue] = [:]
@@ -435,7 +437,12 @@ extension MockZitadel {
         var body: [String: JSONValue] = ["pagination": .object(paginationResponse)]
         if !page.isEmpty {
             body["metadata"] = .array(
-                page.map { ["key": .string($0.key), "value": .string(Data($0.value.utf8).base64EncodedString())] })
+                page.map {
+                    [
+                        "creationDate": .timestamp(Self.seedDate), "changeDate": .timestamp(Self.seedDate), "key": .string($0.key),
+                        "value": .string(Data($0.value.utf8).base64EncodedString()),
+                    ]
+                })
         }
         return .object(body)
     }

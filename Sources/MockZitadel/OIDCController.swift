@@ -40,7 +40,7 @@ struct OIDCController {
             "response_types_supported": ["code", "id_token", "id_token token"],
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": [
-                "authorization_code", "refresh_token", "client_credentials",
+                "authorization_code", "refresh_token", "client_credentials", .string(Self.jwtBearerGrant),
             ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"],
@@ -111,6 +111,14 @@ struct OIDCController {
         }
         switch grantType {
         case "client_credentials": break
+        case Self.jwtBearerGrant:
+            do {
+                let caller = try await mock.authenticateJWTProfile(assertion: form["assertion"] ?? "", issuer: context.issuer)
+                context.notes.userId = caller.machineUserId
+                return await machineToken(for: caller, form: form, issuer: context.issuer)
+            } catch {
+                return Responses.oauth(error)
+            }
         case "authorization_code", "refresh_token":
             do {
                 let caller = try await authenticateClient(
@@ -132,18 +140,25 @@ struct OIDCController {
         do {
             let caller = try await authenticateClient(request, form: form, issuer: context.issuer, allowPost: true)
             context.notes.userId = caller.machineUserId
-            let scope = (form["scope"] ?? "openid").split(separator: " ").map(String.init)
-            let issued = await mock.clientCredentialsToken(for: caller, scope: scope, issuer: context.issuer)
-            let body: JSONValue = [
-                "access_token": .string(issued.token),
-                "token_type": "Bearer",
-                "expires_in": .int(Int64(issued.expiresIn)),
-                "scope": .string(scope.joined(separator: " ")),
-            ]
-            return Responses.json(body, headers: [.cacheControl: "no-store"])
+            return await machineToken(for: caller, form: form, issuer: context.issuer)
         } catch {
             return Responses.oauth(error)
         }
+    }
+
+    static let jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+    /// A machine user's opaque access token (client credentials or JWT profile): no session, no refresh token.
+    private func machineToken(for caller: AuthenticatedClient, form: [String: String], issuer: String) async -> Response {
+        let scope = (form["scope"] ?? "openid").split(separator: " ").map(String.init)
+        let issued = await mock.clientCredentialsToken(for: caller, scope: scope, issuer: issuer)
+        let body: JSONValue = [
+            "access_token": .string(issued.token),
+            "token_type": "Bearer",
+            "expires_in": .int(Int64(issued.expiresIn)),
+            "scope": .string(scope.joined(separator: " ")),
+        ]
+        return Responses.json(body, headers: [.cacheControl: "no-store"])
     }
 
     /// OIDC userinfo for the bearer token; 401 `invalid_token` when it is missing or inactive.

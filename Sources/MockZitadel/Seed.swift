@@ -75,6 +75,8 @@ public struct Seed: Codable, Sendable {
         /// `ORG_OWNER`/`ORG_USER_MANAGER` their own organisation's; none means the user may act on itself only.
         public var managerRoles: [String]?
         public var personalAccessTokens: [PersonalAccessToken]?
+        /// Public keys of the machine user's key files, for the JWT-profile grant.
+        public var keys: [ApplicationKey]?
     }
 
     /// A personal access token of a machine user (development values only).

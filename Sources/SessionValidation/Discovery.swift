@@ -92,7 +92,7 @@ final class IssuerDiscovery: Sendable {
     }
 }
 
-private struct DiscoveryDocument: Decodable {
+struct DiscoveryDocument: Decodable {
     var issuer: String
     var jwks_uri: String?
     var introspection_endpoint: String?

@@ -158,22 +158,23 @@ extension Introspector {
     }
 }
 
-/// Signs RFC 7523 client assertions with a Zitadel application key, reusing one for a few minutes.
-final class ClientAssertionSigner: Sendable {
+/// Signs RFC 7523 client assertions with a Zitadel application key, reusing one for a few minutes. The same
+/// assertion (`iss` = `sub` = the key's owner, `aud` = the issuer) is a service account's JWT-profile grant.
+public final class ClientAssertionSigner: Sendable {
     private let keys: JWTKeyCollection
     private let clientId: String
     private let kid: JWKIdentifier
     private let privateKey: Insecure.RSA.PrivateKey
     private let current = Mutex<(assertion: String, expiresAt: Double)?>(nil)
 
-    init(clientId: String, keyId: String, privateKeyPEM: String) throws {
+    public init(clientId: String, keyId: String, privateKeyPEM: String) throws {
         self.clientId = clientId
         self.kid = JWKIdentifier(string: keyId)
         self.keys = JWTKeyCollection()
         self.privateKey = try Insecure.RSA.PrivateKey(pem: privateKeyPEM)
     }
 
-    func assertion(audience: String) async throws -> String {
+    public func assertion(audience: String) async throws -> String {
         let now = Date().timeIntervalSince1970
         if let reusable = current.withLock({ $0 }), reusable.expiresAt - 60 > now { return reusable.assertion }
         struct Assertion: JWTPayload {

@@ -1,11 +1,14 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Configuration
+import Foundation
 import GatewayApp
 import Hummingbird
 import Logging
 import Metrics
 import MockZitadel
 import Prometheus
+import ProviderContract
 import ServiceLifecycle
 
 @main
@@ -13,7 +16,7 @@ struct ZitadelGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zitadel-gateway",
         abstract: "The AiDial portal's trusted gateway to Zitadel: sessions, MFA lifecycle and SMS enrolment.",
-        subcommands: [Serve.self, MockIdp.self, ConfigCommand.self],
+        subcommands: [Serve.self, MockIdp.self, ConfigCommand.self, Contract.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -110,6 +113,42 @@ struct ConfigCommand: AsyncParsableCommand {
             for line in configuration.redactedSummary() { print(line) }
             print("configuration OK")
         }
+    }
+}
+
+struct Contract: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a live Zitadel's answers against the recorded fixtures' shapes (read-only calls only).",
+        discussion: """
+            Runs discovery, JWKS, the token exchange (service-account key), introspection (with --app-key) and the \
+            v2 User and Session reads the gateway makes, and reports each call: OK, WARN (new field or enum value), \
+            BREAK (missing field, type change, body the client cannot decode), FAIL (error answer) or SKIP. \
+            Exits non-zero on any BREAK or FAIL. Never calls anything that changes state.
+            """)
+
+    @Option(name: .long, help: "The instance's issuer URL, e.g. https://my-instance.zitadel.cloud.") var issuer: String
+    @Option(name: .long, help: "A personal access token (text file) or a service-account key JSON.") var credential: String
+    @Option(name: .long, help: "The user to read (default: the service account's own user; required with a PAT).")
+    var user: String?
+    @Option(name: .long, help: "An API application key JSON, to check introspection (skipped without it).") var appKey: String?
+    @Option(name: .long, help: "The fixtures directory (default Mocks/zitadel).") var fixtures: String?
+    @Option(name: .long, help: "Seconds per call (default 10).") var timeout: Int?
+
+    func run() async throws {
+        let catalog: FixtureCatalog
+        let target: ContractTarget
+        do {
+            let root = fixtures.map { URL(fileURLWithPath: $0) } ?? FixtureCatalog.defaultRoot()
+            catalog = try FixtureCatalog(root: root)
+            target = ContractTarget(
+                issuer: issuer, credential: try ContractTarget.credential(path: credential), userId: user,
+                applicationKey: try appKey.map(ApplicationKey.load(path:)), timeout: .seconds(timeout ?? 10))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let report = await ContractRunner(catalog: catalog, target: target, http: .shared).run()
+        for line in report.lines { print(line) }
+        if !report.passed { throw ExitCode(1) }
     }
 }
 

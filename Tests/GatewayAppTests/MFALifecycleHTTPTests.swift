@@ -94,7 +94,10 @@ import Testing
             // The mock has no LockUser: the provider's answer is shaped through its fault API instead.
             let locked = URL(fileURLWithPath: Seeded.seedFile).deletingLastPathComponent()
                 .appendingPathComponent("zitadel/UserService/GetUserByID/locked-unknown-enum-extra-fields.json")
-            let body = try String(contentsOf: locked, encoding: .utf8)
+            // Fixtures are envelopes (Mocks/zitadel/README.md): the provider's body is `response.body`.
+            let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: locked)) as? [String: Any]
+            let recorded = try #require(envelope?["response"] as? [String: Any])
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: try #require(recorded["body"])), as: UTF8.self)
             try await admin.fault(rpc: "GetUserByID", ["status": 200, "body": body])
             let token = try await admin.token(Seeded.tomPartnerUser, ["amr": ["pwd", "otp", "mfa"]])
             let response = try await client.lifecycle(token)

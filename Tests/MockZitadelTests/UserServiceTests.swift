@@ -325,7 +325,11 @@ struct UserServiceTests {
             let policyFilter: JSONValue = [["keyFilter": ["key": "aidial.mfa.policy", "method": "TEXT_FILTER_METHOD_EQUALS"]]]
             let list = V2Call.user("ListUserMetadata", Seeded.marcus, ["filters": policyFilter], .post, "/metadata/search")
             let body = try await ok(client, wire, list)
-            #expect(body["metadata"] == [["key": "aidial.mfa.policy", "value": .string(Data("required".utf8).base64EncodedString())]])
+            let entries = body["metadata"]?.arrayValue ?? []
+            #expect(entries.count == 1)
+            #expect(entries.first?["key"] == "aidial.mfa.policy")
+            #expect(entries.first?["value"] == .string(Data("required".utf8).base64EncodedString()))
+            #expect(entries.first?["creationDate"]?.stringValue != nil && entries.first?["changeDate"]?.stringValue != nil)
             #expect(body["pagination"]?["totalResult"] == "1")
             // The user may read their own metadata; others may not.
             let marcusToken = try await mint(client, ["userId": .string(Seeded.marcus), "format": "opaque"])

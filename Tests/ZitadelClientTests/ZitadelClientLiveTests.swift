@@ -68,7 +68,7 @@ import Testing
                     ZitadelClient.userService, "AddOTPSMS", ["userId": "1"], read: false)
             }
             #expect(try await journalCount(baseURL, path: path) == 1)
-            let notFound = try String(decoding: Fixtures.data("errors/connect-not-found.json"), as: UTF8.self)
+            let notFound = try String(decoding: Fixtures.data("UserService/GetUserByID/not-found.connect.json"), as: UTF8.self)
             try await fault(baseURL, FaultSpec(path: Self.getUser, status: 404, body: notFound))
             do {
                 _ = try await client.getUserByID("nobody")
