@@ -11,7 +11,9 @@ bench=${BENCH_DIR:-$(cd .. && pwd)/shared/bench/validator-benchmark}
 data=/tmp/gateway-memory-bench
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 python3 -c 'import joserfc' 2>/dev/null || pip install -q joserfc
-if [ "$(wc -l < "$data/tokens-RS256.txt" 2>/dev/null || echo 0)" -lt "$count" ]; then
+# Tokens live an hour: mint afresh when fewer than COUNT are there or they are over 30 minutes old.
+if [ "$(wc -l < "$data/tokens-RS256.txt" 2>/dev/null || echo 0)" -lt "$count" ] ||
+  [ -n "$(find "$data/tokens-RS256.txt" -mmin +30 2>/dev/null)" ]; then
   python3 "$bench/gen.py" "$data" http://127.0.0.1:18080 gateway "$count"
 fi
 mkdir -p "$data/.well-known"
