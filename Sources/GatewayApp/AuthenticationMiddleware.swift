@@ -63,8 +63,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let principal = try PrincipalResolver.resolve(verified.sessionClaims, requestedTenant: requestedTenant.first)
         context.identity = .session(verified, principal, rawToken: token)
-        context.logger[metadataKey: "subject"] = .string(principal.subject)
-        return try await next(request, context)
+        return try await RequestLogContext.$subject.withValue(principal.subject) { try await next(request, context) }
     }
 
     /// RFC 6750 §2.1: the scheme is case-insensitive, one or more spaces, then the b64token.

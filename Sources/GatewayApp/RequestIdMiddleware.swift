@@ -16,8 +16,7 @@ struct RequestIdMiddleware: RouterMiddleware {
             id = UUID().uuidString.lowercased()
         }
         context.requestId = id
-        context.logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
+        var response = try await RequestLogContext.$requestId.withValue(id) { try await next(request, context) }
         response.headers[.requestId] = id
         return response
     }

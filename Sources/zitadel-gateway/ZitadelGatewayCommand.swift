@@ -154,14 +154,15 @@ struct Contract: AsyncParsableCommand {
 
 enum Logging {
     static func bootstrap(format: GatewayConfiguration.LogFormat, level: Logger.Level) {
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler =
-                switch format {
-                case .text: StreamLogHandler.standardError(label: label)
-                case .json: JSONLogHandler(label: label)
-                }
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap(
+            { label, provider in
+                var handler: any LogHandler =
+                    switch format {
+                    case .text: StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                    case .json: JSONLogHandler(label: label, metadataProvider: provider)
+                    }
+                handler.logLevel = level
+                return handler
+            }, metadataProvider: RequestLogContext.metadataProvider)
     }
 }

@@ -80,6 +80,10 @@ import Testing
             let verified = try await client.verifyEnrolment(sam, id: id, code: try #require(codes.first))
             #expect(verified.json["status"] as? String == "verified")
             #expect(!logs.text.contains("570030") && !logs.text.contains(sam))
+            if spec.firstStatus != 201 {
+                // Warnings written inside the request carry its id and the authenticated subject.
+                #expect(logs.text.contains("request_id") && logs.text.contains("\"subject\": \(Seeded.samClientStaff)"), "\(logs.text)")
+            }
         }
     }
 

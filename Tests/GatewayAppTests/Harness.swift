@@ -138,7 +138,9 @@ final class LogCapture: @unchecked Sendable {
     private var lines: [String] = []
 
     var logger: Logger {
-        var logger = Logger(label: "capture", factory: { _ in Handler(capture: self) })
+        var logger = Logger(
+            label: "capture",
+            factory: { _ in Handler(capture: self, metadataProvider: RequestLogContext.metadataProvider) })
         logger.logLevel = .trace
         return logger
     }
@@ -149,6 +151,7 @@ final class LogCapture: @unchecked Sendable {
 
     struct Handler: LogHandler {
         let capture: LogCapture
+        var metadataProvider: Logger.MetadataProvider?
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .trace
 
@@ -158,7 +161,8 @@ final class LogCapture: @unchecked Sendable {
         }
 
         func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            let provided = metadataProvider?.get() ?? [:]
+            let merged = provided.merging(metadata) { _, new in new }.merging(event.metadata ?? [:]) { _, new in new }
             capture.append("\(event.level) \(event.message) \(merged)")
         }
     }
