@@ -177,23 +177,3 @@ import Testing
         try await store.close()
     }
 }
-
-/// A store implementation the contract runs against.
-struct StoreBackend: Sendable, CustomTestStringConvertible {
-    var name: String
-    var open: @Sendable () async throws -> any GatewayStore
-
-    var testDescription: String { name }
-}
-
-enum StoreBackends {
-    static var all: [StoreBackend] {
-        [
-            StoreBackend(name: "sqlite-memory") { try await GatewayStoreFactory.open(url: "sqlite::memory:") },
-            StoreBackend(name: "sqlite-file") {
-                let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).sqlite").path
-                return try await GatewayStoreFactory.open(url: "sqlite:\(path)")
-            },
-        ]
-    }
-}
