@@ -68,6 +68,19 @@ extension PostgresGatewayStore {
                     """, on: connection)
                 return .attached(leased, createdByKey: true)
             }
+            // Zitadel holds one phone per user: while another number's forward is in flight nothing else may be
+            // forwarded for the user, or reading the phone could no longer tell which change happened.
+            let forwarding = try await rows(
+                """
+                SELECT \(unescaped: Self.enrolmentColumns) FROM sms_enrolments
+                WHERE tenant = \(scope.tenant) AND user_id = \(scope.userId) AND state = 'forwarding'
+                AND number_key <> \(claim.numberKey) ORDER BY created_at
+                """, on: connection
+            ).map(Self.enrolment(from:))
+            if let other = forwarding.first {
+                guard other.forwardIsOrphaned(at: now) else { return .busy }
+                return .blocked(try await leaseIfOrphaned(other, now: now, leaseSeconds: claim.leaseSeconds, on: connection))
+            }
             if let open = try await openEnrolment(claim: claim, now: now, on: connection) {
                 if open.state == .forwarding && !open.forwardIsOrphaned(at: now) { return .busy }
                 let leased = try await leaseIfOrphaned(open, now: now, leaseSeconds: claim.leaseSeconds, on: connection)
@@ -85,6 +98,13 @@ extension PostgresGatewayStore {
                 id: claim.enrolmentId, tenant: scope.tenant, userId: scope.userId, numberKey: claim.numberKey,
                 maskedPhone: claim.maskedPhone, state: .forwarding, createdAt: now, updatedAt: now,
                 expiresAt: now + claim.leaseSeconds + claim.codeLifetimeSeconds, leaseUntil: now + claim.leaseSeconds)
+            // The new number replaces the user's phone at Zitadel: an open enrolment of another number is over.
+            try await rows(
+                """
+                UPDATE sms_enrolments SET state = 'failed', failure = 'superseded', updated_at = \(now), revision = revision + 1
+                WHERE tenant = \(scope.tenant) AND user_id = \(scope.userId) AND state = 'code_sent'
+                AND number_key <> \(claim.numberKey)
+                """, on: connection)
             try await insertEnrolment(enrolment, on: connection)
             try await insertKey(claim, enrolmentId: enrolment.id, now: now, on: connection)
             try await insertAuditEvent(claim.audit, time: now, on: connection)

@@ -61,6 +61,17 @@ public final class PostgresGatewayStore: GatewayStore {
                 "CREATE TABLE shared_secrets (name text PRIMARY KEY, value bytea NOT NULL)",
             ]
         ),
+        (
+            3,
+            [
+                """
+                CREATE TABLE session_revocations (
+                    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id text NOT NULL, scope text NOT NULL,
+                    target text, revoked_at double precision NOT NULL, expires_at double precision)
+                """,
+                "CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at)",
+            ]
+        ),
     ]
 
     private init(client: PostgresClient, configuration: PostgresStoreConfiguration, logger: Logger) {
@@ -289,11 +300,7 @@ public final class PostgresGatewayStore: GatewayStore {
     }
 
     public func auditEvents(tenant: String, after cursor: String?, limit: Int) async throws -> AuditPage {
-        var after = 0
-        if let cursor {
-            guard let value = Int(cursor), value >= 0 else { throw GatewayStoreError.invalidCursor }
-            after = value
-        }
+        let after = try Self.sequence(cursor)
         let pageSize = max(1, min(limit, 500))
         let found = try await rows(
             """

@@ -52,12 +52,12 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for store in stores {
-            #expect(try await store.appliedMigrations() == [1, 2])
+            #expect(try await store.appliedMigrations() == [1, 2, 3])
             try await store.close()
         }
         // Reopening applies nothing new and keeps data.
         let again = try await PostgresGatewayStore.open(configuration: PostgresStoreConfiguration(url: url))
-        #expect(try await again.appliedMigrations() == [1, 2])
+        #expect(try await again.appliedMigrations() == [1, 2, 3])
         try await again.close()
     }
 
@@ -107,5 +107,30 @@ import Testing
         #expect(secretA == secretB)
         try await first.close()
         try await second.close()
+    }
+
+    @Test(.enabled(if: serverConfigured)) func twoInstancesSeeEachOthersRevocations() async throws {
+        let url = PostgresTestServer.freshSchemaURL()
+        let one = try await GatewayStoreFactory.open(url: url, poolSize: 2)
+        let two = try await GatewayStoreFactory.open(url: url, poolSize: 2)
+        let start = try await two.revocations(after: nil, limit: 10)
+        #expect(start.revocations.isEmpty)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<20 {
+                let store = index % 2 == 0 ? one : two
+                group.addTask {
+                    _ = try await store.recordRevocation(
+                        SessionRevocation(userId: "u\(index)", scope: .allSessions, target: nil, expiresAt: nil))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seen = try await two.revocations(after: start.cursor, limit: 100)
+        #expect(Set(seen.revocations.map(\.userId)) == Set((0..<20).map { "u\($0)" }))
+        // Stamped by one clock: revocation times follow the cursor's order.
+        let times = seen.revocations.map(\.revokedAt)
+        #expect(times == times.sorted())
+        try await one.close()
+        try await two.close()
     }
 }
