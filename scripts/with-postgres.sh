@@ -30,7 +30,9 @@ run_as=()
 if [[ "$(id -u)" == 0 ]]; then
     if command -v runuser >/dev/null; then run_as=(runuser -u postgres --); else run_as=(su postgres -s /bin/sh -c); fi
 fi
-as_server() {
+# Runs a server command from the data directory (the server's user may not be allowed into the working directory).
+as_server() (
+    cd "$datadir"
     if [[ ${#run_as[@]} -eq 0 ]]; then
         "$@"
     elif [[ "${run_as[0]}" == runuser ]]; then
@@ -38,7 +40,7 @@ as_server() {
     else
         "${run_as[@]}" "$(printf '%q ' "$@")"
     fi
-}
+)
 
 datadir="$(mktemp -d "${TMPDIR:-/tmp}/zitadel-gateway-pg.XXXXXX")"
 [[ "$(id -u)" == 0 ]] && chown postgres: "$datadir"

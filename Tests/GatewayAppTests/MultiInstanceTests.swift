@@ -19,14 +19,19 @@ import Testing
         let value = ProcessInfo.processInfo.environment["CI"] ?? ""
         return !value.isEmpty && value != "0" && value.lowercased() != "false"
     }
+    /// The test server's URL with a schema of its own (created by the first gateway to start).
+    static func freshSchemaURL() throws -> String {
+        let base = try #require(serverURL, "\(urlVariable) is not set (run through scripts/with-postgres.sh)")
+        let schema = "gw_multi_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)"
+    }
+
     /// The per-user SMS limit both instances enforce together.
     static let userLimit = 3
 
     @Test(.enabled(if: serverURL != nil || runningUnderCI))
     func twoGatewaysShareLedgerRateLimitsAndMarkers() async throws {
-        let base = try #require(Self.serverURL, "\(Self.urlVariable) is not set (run through scripts/with-postgres.sh)")
-        let schema = "gw_multi_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let storeURL = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)"
+        let storeURL = try Self.freshSchemaURL()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("multi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -41,7 +46,7 @@ import Testing
                         user:
                           limit: \(Self.userLimit)
                     """
-            ).replacingOccurrences(of: "  url: \"\(storeURL)\"", with: "  url: \"\(storeURL)\"\n  poolSize: 4")
+            ).replacingOccurrences(of: "  url: \"\(storeURL)\"", with: "  url: \"\(storeURL)\"\n  poolSize: 4\n  timeoutMs: 30000")
             async let startedA = GatewayProcess.start(yaml: yaml, directory: directory, name: "a")
             async let startedB = GatewayProcess.start(yaml: yaml, directory: directory, name: "b")
             let (a, b) = try await (startedA, startedB)

@@ -46,7 +46,9 @@ import Testing
         let stores = try await withThrowingTaskGroup(of: PostgresGatewayStore.self) { group in
             for _ in 0..<3 {
                 group.addTask {
-                    try await PostgresGatewayStore.open(configuration: PostgresStoreConfiguration(url: url, poolSize: 2))
+                    try await PostgresGatewayStore.open(
+                        configuration: PostgresStoreConfiguration(
+                            url: url, poolSize: 2, operationTimeout: PostgresTestServer.operationTimeout))
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -56,15 +58,16 @@ import Testing
             try await store.close()
         }
         // Reopening applies nothing new and keeps data.
-        let again = try await PostgresGatewayStore.open(configuration: PostgresStoreConfiguration(url: url))
+        let again = try await PostgresGatewayStore.open(
+            configuration: PostgresStoreConfiguration(url: url, operationTimeout: PostgresTestServer.operationTimeout))
         #expect(try await again.appliedMigrations() == [1, 2, 3])
         try await again.close()
     }
 
     @Test(.enabled(if: serverConfigured)) func aRateLimitOfNHoldsAcrossTwoInstances() async throws {
         let url = PostgresTestServer.freshSchemaURL()
-        let first = try await GatewayStoreFactory.open(url: url, poolSize: 4)
-        let second = try await GatewayStoreFactory.open(url: url, poolSize: 4)
+        let first = try await GatewayStoreFactory.open(url: url, poolSize: 4, operationTimeout: PostgresTestServer.operationTimeout)
+        let second = try await GatewayStoreFactory.open(url: url, poolSize: 4, operationTimeout: PostgresTestServer.operationTimeout)
         let rule = RateLimitRule(name: "user", limit: 10, periodSeconds: 3600)
         let shared = RateLimitCharge(rule: rule, key: "user:t1:u1")
         let global = RateLimitCharge(rule: RateLimitRule(name: "global", limit: 1000, periodSeconds: 3600), key: "global")
@@ -87,8 +90,8 @@ import Testing
 
     @Test(.enabled(if: serverConfigured)) func claimsSpreadOverTwoInstancesYieldOneForward() async throws {
         let url = PostgresTestServer.freshSchemaURL()
-        let first = try await GatewayStoreFactory.open(url: url, poolSize: 4)
-        let second = try await GatewayStoreFactory.open(url: url, poolSize: 4)
+        let first = try await GatewayStoreFactory.open(url: url, poolSize: 4, operationTimeout: PostgresTestServer.operationTimeout)
+        let second = try await GatewayStoreFactory.open(url: url, poolSize: 4, operationTimeout: PostgresTestServer.operationTimeout)
         let outcomes = try await withThrowingTaskGroup(of: SMSEnrolmentClaimOutcome.self) { group in
             for index in 0..<40 {
                 let store = index % 2 == 0 ? first : second
@@ -111,8 +114,8 @@ import Testing
 
     @Test(.enabled(if: serverConfigured)) func twoInstancesSeeEachOthersRevocations() async throws {
         let url = PostgresTestServer.freshSchemaURL()
-        let one = try await GatewayStoreFactory.open(url: url, poolSize: 2)
-        let two = try await GatewayStoreFactory.open(url: url, poolSize: 2)
+        let one = try await GatewayStoreFactory.open(url: url, poolSize: 2, operationTimeout: PostgresTestServer.operationTimeout)
+        let two = try await GatewayStoreFactory.open(url: url, poolSize: 2, operationTimeout: PostgresTestServer.operationTimeout)
         let start = try await two.revocations(after: nil, limit: 10)
         #expect(start.revocations.isEmpty)
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -23,7 +23,11 @@ enum StoreBackends {
             },
         ]
         if PostgresTestServer.url != nil {
-            backends.append(StoreBackend(name: "postgres") { try await GatewayStoreFactory.open(url: PostgresTestServer.freshSchemaURL()) })
+            backends.append(
+                StoreBackend(name: "postgres") {
+                    try await GatewayStoreFactory.open(
+                        url: PostgresTestServer.freshSchemaURL(), operationTimeout: PostgresTestServer.operationTimeout)
+                })
         }
         return backends
     }
@@ -32,6 +36,8 @@ enum StoreBackends {
 /// The PostgreSQL server the tests use, from the environment.
 enum PostgresTestServer {
     static let variable = "ZITADEL_GATEWAY_TEST_POSTGRES_URL"
+    /// Generous: the tests check decisions, not latency, and the whole suite shares two cores.
+    static let operationTimeout: Duration = .seconds(30)
 
     static var url: String? {
         guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else { return nil }
