@@ -140,6 +140,8 @@ public final class PostgresGatewayStore: GatewayStore {
             throw error
         } catch let error as PSQLError {
             throw GatewayStoreError.unavailable("postgres: \(Self.describe(error))")
+        } catch is PostgresTransactionError {
+            throw GatewayStoreError.unavailable("postgres: transaction failed")
         } catch is CancellationError {
             throw GatewayStoreError.unavailable("postgres: cancelled")
         } catch {
@@ -153,7 +155,8 @@ public final class PostgresGatewayStore: GatewayStore {
     }
 
     /// `body` in one transaction (rolled back when it throws), retried up to three times on a deadlock or
-    /// serialisation failure, within the operation deadline.
+    /// serialisation failure, within the operation deadline. Errors come out unwrapped from postgres-nio's
+    /// `PostgresTransactionError`, so a `GatewayStoreError` thrown by `body` keeps its meaning.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await withDeadline { [client, logger] in
             var attempt = 1
@@ -162,21 +165,22 @@ public final class PostgresGatewayStore: GatewayStore {
                     return try await client.withTransaction(logger: logger) { connection in
                         try await body(connection)
                     }
-                } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
-                    attempt += 1
+                } catch let wrapped as PostgresTransactionError {
+                    let error: any Error =
+                        wrapped.closureError ?? wrapped.commitError ?? wrapped.beginError ?? wrapped.rollbackError ?? wrapped
+                    if attempt < 3, let failure = error as? PSQLError, Self.isRetryable(failure) {
+                        attempt += 1
+                        continue
+                    }
+                    throw error
                 }
             }
         }
     }
 
+    /// Deadlock detected or serialisation failure: the transaction was rolled back and may simply run again.
     static func isRetryable(_ error: PSQLError) -> Bool {
-        guard let state = error.serverInfo?[.sqlState] else {
-            // The transaction wrapper reports failures inside the closure wrapped; look at the underlying error.
-            if let underlying = (error.underlying as? PSQLError)?.serverInfo?[.sqlState] {
-                return underlying == "40001" || underlying == "40P01"
-            }
-            return false
-        }
+        guard let state = error.serverInfo?[.sqlState] else { return false }
         return state == "40001" || state == "40P01"
     }
 

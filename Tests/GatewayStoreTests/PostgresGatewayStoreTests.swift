@@ -1,7 +1,8 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import Testing
+
+@testable import GatewayStore
 
 /// PostgreSQL specifics: what the shared contract cannot show with one store, that is two instances (two pools)
 /// deciding together on one database, plus URL handling and failing closed.
@@ -136,4 +137,46 @@ import Testing
         try await one.close()
         try await two.close()
     }
+
+    @Test(.enabled(if: serverConfigured)) func aFailedMigrationIsReportedAndRolledBack() async throws {
+        let store = try await PostgresGatewayStore.open(
+            configuration: PostgresStoreConfiguration(
+                url: PostgresTestServer.freshSchemaURL(), operationTimeout: PostgresTestServer.operationTimeout))
+        // Forget that version 3 ran: re-running it meets its own table and must fail as a whole, loudly.
+        try await store.transaction { connection in
+            try await store.rows("DELETE FROM schema_migrations WHERE version = 3", on: connection)
+        }
+        await #expect(throws: GatewayStoreError.migrationFailed(version: 3)) { try await store.migrate() }
+        #expect(try await store.appliedMigrations() == [1, 2])
+        try await store.close()
+    }
+
+    @Test(.enabled(if: serverConfigured)) func aDeadlockVictimIsRetried() async throws {
+        let store = try await PostgresGatewayStore.open(
+            configuration: PostgresStoreConfiguration(
+                url: PostgresTestServer.freshSchemaURL(), poolSize: 2,
+                operationTimeout: PostgresTestServer.operationTimeout))
+        let runs = RunCounter()
+        // Two transactions take two locks in opposite orders: PostgreSQL aborts one (40P01), which runs again.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (first, second) in [(1, 2), (2, 1)] {
+                group.addTask {
+                    try await store.transaction { connection in
+                        await runs.increment()
+                        try await store.rows("SELECT pg_advisory_xact_lock(\(first))", on: connection)
+                        try await store.rows("SELECT pg_sleep(0.3)", on: connection)
+                        try await store.rows("SELECT pg_advisory_xact_lock(\(second))", on: connection)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await runs.count == 3)
+        try await store.close()
+    }
+}
+
+actor RunCounter {
+    var count = 0
+    func increment() { count += 1 }
 }
