@@ -39,7 +39,8 @@ import Testing
             _ = try await GatewayStoreFactory.open(
                 url: "postgres://gateway@127.0.0.1:1/gateway?sslmode=disable", operationTimeout: .seconds(1))
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Fails rather than hangs; the bound is loose because the whole suite shares two busy cores.
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test(.enabled(if: serverConfigured)) func migrationsRunOnceWhenInstancesStartTogether() async throws {
