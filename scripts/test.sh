@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: format check, build, and every test target.
-# Tests start the mock Zitadel (and, for multi-instance tests, gateways) on loopback ports themselves.
+# Tests start the mock Zitadel (and, for multi-instance tests, gateways) on loopback ports themselves;
+# scripts/with-postgres.sh provides the PostgreSQL server the store and multi-instance tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,5 @@ scripts/contract-check.sh
 echo "== Zitadel's official Python SDK against the mock"
 scripts/sdk-check.sh
 
-echo "== tests"
-swift test --skip-build 2>&1 | tee .build/test-output.txt
+echo "== tests (with a throwaway PostgreSQL on loopback unless ZITADEL_GATEWAY_TEST_POSTGRES_URL is set)"
+scripts/with-postgres.sh swift test --skip-build 2>&1 | tee .build/test-output.txt

@@ -24,7 +24,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     // The store first: validation consults its revocations (through a short cache) on every request.
-    let store = try await GatewayStoreFactory.open(url: configuration.store.url)
+    let store = try await configuration.store.open(logger: logger)
     let revocations = StoreRevocationList(
         store: store, ttl: configuration.sessions.revocationCacheTTL,
         retention: configuration.sessions.revocationRetention, logger: logger)

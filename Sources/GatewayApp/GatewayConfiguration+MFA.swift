@@ -1,6 +1,8 @@
 import Configuration
 import Foundation
 import GatewayCore
+import GatewayStore
+import Logging
 import SessionValidation
 import SystemPackage
 
@@ -53,17 +55,54 @@ public struct MFASettings: Sendable {
     }
 }
 
-/// Where lifecycle records and the audit trail live (`store.url`).
+/// Where lifecycle records, the SMS ledger, rate limits and the audit trail live (`store.*`).
 public struct StoreSettings: Sendable {
-    /// `sqlite:PATH` or `sqlite::memory:`.
+    /// `sqlite:PATH`, `sqlite::memory:`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&schema=…]`.
     public var url: String
+    /// PostgreSQL: the most connections this instance opens (`store.poolSize`).
+    public var poolSize: Int
+    /// PostgreSQL: the password (secret), in place of one in the URL (`store.password`).
+    public var password: String?
+    /// PostgreSQL: deadline for one store operation, waiting for a connection included (`store.timeoutMs`).
+    public var timeout: Duration
 
-    public init(url: String = "sqlite::memory:") {
+    public init(url: String = "sqlite::memory:", poolSize: Int = 10, password: String? = nil, timeout: Duration = .seconds(5)) {
         self.url = url
+        self.poolSize = poolSize
+        self.password = password
+        self.timeout = timeout
+    }
+
+    /// The URL as `config check` prints it: a password in it is redacted.
+    public var redactedURL: String { PostgresStoreConfiguration.redacted(url) }
+
+    /// Opens (and migrates) the configured store.
+    public func open(logger: Logger) async throws -> any GatewayStore {
+        try await GatewayStoreFactory.open(
+            url: url, poolSize: poolSize, password: password, operationTimeout: timeout, logger: logger)
     }
 }
 
 extension GatewayConfiguration {
+    /// Keys: `store.url` (`sqlite:.data/gateway.sqlite`), and for PostgreSQL `store.poolSize` (10),
+    /// `store.password` (secret; wins over a password in the URL), `store.timeoutMs` (5000).
+    static func readStore(reader: ConfigReader) throws(ConfigurationError) -> StoreSettings {
+        let url = reader.string(forKey: "store.url", isSecret: true, default: Self.defaultStoreURL)
+        let poolSize = reader.int(forKey: "store.poolSize", default: 10)
+        let timeoutMs = reader.int(forKey: "store.timeoutMs", default: 5000)
+        guard poolSize > 0, timeoutMs > 0 else { throw ConfigurationError("store.poolSize and store.timeoutMs must be > 0") }
+        if PostgresStoreConfiguration.handles(url) {
+            do { _ = try PostgresStoreConfiguration(url: url) } catch {
+                if case .invalidURL(let reason) = error { throw ConfigurationError("store.url: \(reason)") }
+                throw ConfigurationError("store.url is not a valid postgres:// URL")
+            }
+        }
+        let password = reader.string(forKey: "store.password", isSecret: true)
+        return StoreSettings(
+            url: url, poolSize: poolSize, password: password?.isEmpty == true ? nil : password,
+            timeout: .milliseconds(timeoutMs))
+    }
+
     public static let defaultMFAPolicyFile = "Config/mfa-policy.yaml"
     public static let defaultStoreURL = "sqlite:.data/gateway.sqlite"
     /// The mock's gateway machine user, whose PAT `--with-mock-idp` uses by default.
@@ -203,7 +242,10 @@ extension GatewayConfiguration {
             "zitadel.timeoutMs = \(zitadel.timeout.components.seconds * 1000 + zitadel.timeout.components.attoseconds / 1_000_000_000_000_000)",
             "zitadel.retries = \(zitadel.retries)", "zitadel.cacheSeconds = \(zitadel.cacheTTL.components.seconds)",
             "mfa.policy = \(mfa.policyOrigin)", "mfa.setupUrlStyle = \(mfa.setupURLStyle.rawValue)",
-            "mfa.userPolicyMetadataKey = \(mfa.policy.userPolicyMetadataKey ?? "(none)")", "store.url = \(store.url)",
+            "mfa.userPolicyMetadataKey = \(mfa.policy.userPolicyMetadataKey ?? "(none)")", "store.url = \(store.redactedURL)",
+            "store.poolSize = \(store.poolSize)",
+            "store.password = \(store.password == nil ? "(none)" : "<redacted>")",
+            "store.timeoutMs = \(store.timeout.components.seconds * 1000 + store.timeout.components.attoseconds / 1_000_000_000_000_000)",
         ]
         for role in PortalRole.allCases {
             if let policy = mfa.policy.roles[role] {

@@ -47,7 +47,8 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 /// - `mfa.policyFile` (`Config/mfa-policy.yaml`) or inline `mfa.roles.<role>.requirement|factors`,
 ///   `mfa.tenants.names` + `mfa.tenants.<orgId>.required|deniedFactors`; `mfa.setupUrlStyle` (`console` or
 ///   `loginV2`), `mfa.userPolicyMetadataKey` (Zitadel user metadata key; value `required` raises the policy)
-/// - `store.url` (`sqlite:.data/gateway.sqlite`; `sqlite::memory:` for tests)
+/// - `store.url` (`sqlite:.data/gateway.sqlite`; `sqlite::memory:` for tests; `postgres://…` for several
+///   instances), `store.poolSize` (10), `store.password` (secret), `store.timeoutMs` (5000): see `readStore`
 /// - `sms.*`: enrolment lifetimes, attempt limits and rate limits (see `readSMS`)
 /// - `sessions.revocationCacheSeconds` (5), `sessions.revocationRetentionSeconds` (86400),
 ///   `sessions.postLogoutRedirectUri`
@@ -166,7 +167,7 @@ public struct GatewayConfiguration: Sendable {
         apiKeys = keys
         zitadel = try Self.readZitadel(reader: reader, mockIdp: mockIdp)
         mfa = try Self.readMFA(reader: reader)
-        store = StoreSettings(url: reader.string(forKey: "store.url", default: Self.defaultStoreURL))
+        store = try Self.readStore(reader: reader)
         sms = try Self.readSMS(reader: reader)
         sessions = try Self.readSessions(reader: reader)
     }

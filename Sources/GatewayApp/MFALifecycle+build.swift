@@ -26,7 +26,11 @@ func buildMFALifecycle(
     var configuration = configuration
     try await configuration.loadMFAPolicyFile()
     let store: any GatewayStore
-    if let openedStore { store = openedStore } else { store = try await GatewayStoreFactory.open(url: configuration.store.url) }
+    if let openedStore {
+        store = openedStore
+    } else {
+        store = try await configuration.store.open(logger: logger)
+    }
     let settings = configuration.zitadel
     let credential: ZitadelCredential?
     if let pat = settings.pat, !pat.isEmpty {

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import Logging
 
 /// One append-only audit event. Metadata is masked by the caller: never tokens, codes or full numbers.
 public struct AuditEvent: Sendable, Equatable, Codable {
@@ -268,17 +269,28 @@ public enum SMSEnrolmentClaimOutcome: Sendable, Equatable {
 
 /// Chooses an implementation from `store.url`.
 public enum GatewayStoreFactory {
-    /// `sqlite:PATH` (a file, parent directories created), `sqlite::memory:` or `:memory:`.
-    public static func open(url: String) async throws -> any GatewayStore {
+    /// `sqlite:PATH` (a file, parent directories created), `sqlite::memory:` or `:memory:`; or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&schema=…]` (`postgresql://` too), with at most
+    /// `poolSize` connections and `password` (a configured secret) in place of the URL's.
+    public static func open(
+        url: String, poolSize: Int = 10, password: String? = nil, operationTimeout: Duration = .seconds(5),
+        logger: Logger = Logger(label: "gateway.store")
+    ) async throws -> any GatewayStore {
         if url == ":memory:" || url == "sqlite::memory:" {
-            return try await SQLiteGatewayStore.open(path: nil)
+            return try await SQLiteGatewayStore.open(path: nil, logger: logger)
         }
         if url.hasPrefix("sqlite:") {
             var path = String(url.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path.removeFirst(2) }
             guard !path.isEmpty else { throw GatewayStoreError.invalidURL("sqlite: needs a path") }
-            return try await SQLiteGatewayStore.open(path: path)
+            return try await SQLiteGatewayStore.open(path: path, logger: logger)
         }
-        throw GatewayStoreError.invalidURL("supported: sqlite:PATH, sqlite::memory:")
+        if PostgresStoreConfiguration.handles(url) {
+            var configuration = try PostgresStoreConfiguration(
+                url: url, poolSize: poolSize, operationTimeout: operationTimeout)
+            if let password, !password.isEmpty { configuration.password = password }
+            return try await PostgresGatewayStore.open(configuration: configuration, logger: logger)
+        }
+        throw GatewayStoreError.invalidURL("supported: sqlite:PATH, sqlite::memory:, postgres://USER@HOST:PORT/DATABASE")
     }
 }

@@ -246,11 +246,16 @@ import Testing
     }
 }
 
-/// Revocation that bites on every instance: two gateways sharing one store.
+/// Revocation that bites on every instance: two gateways sharing one store (a SQLite file; PostgreSQL too when
+/// `ZITADEL_GATEWAY_TEST_POSTGRES_URL` names a server).
 @Suite struct SessionRevocationInstancesTests {
-    @Test func revocationThroughOneInstanceIsRefusedByTheOtherWithinTheCacheDelay() async throws {
-        let (storeURL, directory) = SessionSecurityHarness.temporaryStoreURL()
+    static var stores: [String] { ["sqlite"] + (MultiInstanceTests.serverURL == nil ? [] : ["postgres"]) }
+
+    @Test(arguments: stores)
+    func revocationThroughOneInstanceIsRefusedByTheOtherWithinTheCacheDelay(store: String) async throws {
+        var (storeURL, directory) = SessionSecurityHarness.temporaryStoreURL()
         defer { try? FileManager.default.removeItem(at: directory) }
+        if store == "postgres" { storeURL = try MultiInstanceTests.freshSchemaURL() }
         try await SessionSecurityHarness.runTwoInstances(storeURL: storeURL, cacheSeconds: 2) { first, second, admin in
             let phone = try await admin.mint(Seeded.aliceClientAdmin)
             let laptop = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
