@@ -158,14 +158,16 @@ import Testing
                 url: PostgresTestServer.freshSchemaURL(), poolSize: 2,
                 operationTimeout: PostgresTestServer.operationTimeout))
         let runs = RunCounter()
-        // Two transactions take two locks in opposite orders: PostgreSQL aborts one (40P01), which runs again.
+        let bothHoldTheirFirstLock = Barrier(parties: 2)
+        // Two transactions take two locks in opposite orders, each taking its second only once both hold their
+        // first (so they overlap however busy the machine is): PostgreSQL aborts one (40P01), which runs again.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (first, second) in [(1, 2), (2, 1)] {
                 group.addTask {
                     try await store.transaction { connection in
                         await runs.increment()
                         try await store.rows("SELECT pg_advisory_xact_lock(\(first))", on: connection)
-                        try await store.rows("SELECT pg_sleep(0.3)", on: connection)
+                        await bothHoldTheirFirstLock.arriveAndWait()
                         try await store.rows("SELECT pg_advisory_xact_lock(\(second))", on: connection)
                     }
                 }
@@ -174,6 +176,25 @@ import Testing
         }
         #expect(await runs.count == 3)
         try await store.close()
+    }
+}
+
+/// Waits until `parties` callers have arrived; later callers (a retried transaction) pass straight through.
+actor Barrier {
+    let parties: Int
+    private var arrived = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(parties: Int) { self.parties = parties }
+
+    func arriveAndWait() async {
+        arrived += 1
+        if arrived < parties {
+            await withCheckedContinuation { waiting.append($0) }
+        } else if arrived == parties {
+            for continuation in waiting { continuation.resume() }
+            waiting.removeAll()
+        }
     }
 }
 
