@@ -16,6 +16,9 @@ import Testing
         var name: String
         var fault: [String: String]
         var firstStatus: Int
+        /// Another first answer that is also right: a late commit is found by the reconciling read (201) when
+        /// the read comes after it lands, which on a busy machine it may.
+        var alsoRight: Int? = nil
         /// A second fault on GetUserByID (the reconciliation read).
         var readFault: [String: String]? = nil
 
@@ -29,7 +32,7 @@ import Testing
         SetPhoneFault(
             name: "answer lost after commit (connection reset)", fault: ["reset": "true", "afterHandler": "true"], firstStatus: 201),
         SetPhoneFault(name: "malformed answer after commit", fault: ["malformed": "true"], firstStatus: 201),
-        SetPhoneFault(name: "commit lands after the deadline", fault: ["latencyMs": "900"], firstStatus: 503),
+        SetPhoneFault(name: "commit lands after the deadline", fault: ["latencyMs": "900"], firstStatus: 503, alsoRight: 201),
         SetPhoneFault(name: "5xx without applying", fault: ["status": "500"], firstStatus: 503),
         SetPhoneFault(name: "429 quota", fault: ["status": "429"], firstStatus: 503),
         SetPhoneFault(name: "connection reset before applying", fault: ["reset": "true"], firstStatus: 503),
@@ -53,9 +56,10 @@ import Testing
             }
             let started = ContinuousClock.now
             let first = try await client.enrol(sam, phone: "0491 570 030", key: "fault-key")
-            // One provider call and one read, each within the 600 ms deadline, plus room for a loaded machine.
-            #expect(ContinuousClock.now - started < .milliseconds(3000))
-            #expect(Int(first.status.code) == spec.firstStatus, "\(first.json)")
+            // One provider call and one read, each within the 600 ms deadline: the answer never waits for the
+            // fault's 5 s (the bound leaves room for a loaded machine).
+            #expect(ContinuousClock.now - started < .milliseconds(4500))
+            #expect([spec.firstStatus, spec.alsoRight].contains(Int(first.status.code)), "\(first.json)")
             if first.status != .created {
                 #expect(first.problemCode == "provider_unavailable")
                 #expect(Int(first.headers[.retryAfter] ?? "") ?? 0 > 0)
@@ -147,7 +151,7 @@ import Testing
         }
         try await Harness.withGateway(configure: shortIntrospection) { client, admin in
             let faults: [[String: Any]] = [
-                ["latencyMs": 3000], ["status": 500], ["status": 429], ["status": 200, "body": "{\"active\": tr"], ["reset": true],
+                ["latencyMs": 6000], ["status": 500], ["status": 429], ["status": 200, "body": "{\"active\": tr"], ["reset": true],
             ]
             for fault in faults {
                 try await admin.post("/mock/admin/faults", ["path": "/oauth/v2/introspect"].merging(fault) { $1 })
@@ -156,7 +160,8 @@ import Testing
                 let answer = try await client.session(opaque)
                 #expect(answer.status == .serviceUnavailable, "\(fault)")
                 #expect(answer.problemCode == "issuer_unavailable", "\(fault)")
-                #expect(ContinuousClock.now - started < .milliseconds(2500), "\(fault)")
+                // Within the 500 ms deadline: never waiting for the 6 s fault (room for a loaded machine).
+                #expect(ContinuousClock.now - started < .milliseconds(4000), "\(fault)")
                 try await admin.delete("/mock/admin/faults")
                 // Once the issuer answers again, the same token validates.
                 #expect(try await client.session(opaque).status == .ok, "\(fault)")

@@ -97,15 +97,20 @@ import Testing
     @Test(arguments: StoreBackends.all)
     func forwardsForOneUserNeverOverlapAndANewNumberSupersedes(backend: StoreBackend) async throws {
         let store = try await backend.open()
-        guard case .claimed(let first) = try await store.claimSMSEnrolment(Self.claim(key: "a", number: "n-a", lease: 2)) else {
+        // Another number for the same user waits while the first forward is in flight (a lease no busy machine
+        // outlasts between two statements)...
+        guard case .claimed = try await store.claimSMSEnrolment(Self.claim(key: "a", number: "n-a", user: "u2", lease: 600)) else {
             Issue.record("expected a claim")
             return
         }
-        // Another number for the same user waits while the first forward is in flight...
-        #expect(try await store.claimSMSEnrolment(Self.claim(key: "b", fingerprint: "fp-b", number: "n-b")) == .busy)
-        // ...and once that forward is orphaned, must settle it first (leased to the asker). The lease is long
-        // enough that the step above is not late even when the whole suite runs on two busy cores.
-        try await Task.sleep(for: .milliseconds(2100))
+        #expect(try await store.claimSMSEnrolment(Self.claim(key: "b", fingerprint: "fp-b", number: "n-b", user: "u2")) == .busy)
+        // ...and once a forward is orphaned (its lease over), the other number must settle it first (leased to the
+        // asker). A short lease and a sleep past it: whatever the machine's load, the forward is orphaned.
+        guard case .claimed(let first) = try await store.claimSMSEnrolment(Self.claim(key: "a", number: "n-a", lease: 0.2)) else {
+            Issue.record("expected a claim")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(300))
         guard case .blocked(let orphan) = try await store.claimSMSEnrolment(Self.claim(key: "b", fingerprint: "fp-b", number: "n-b"))
         else {
             Issue.record("expected to be told to reconcile the orphan")
