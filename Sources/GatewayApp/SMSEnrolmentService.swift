@@ -106,7 +106,15 @@ struct SMSEnrolmentService: Sendable {
                     return try await complete(current, scope: scope, status: createdByKey ? 201 : 200)
                 }
                 guard current.failure == ProblemCode.providerUnavailable.rawValue else {
-                    throw GatewayProblem(.providerRejected, "This enrolment failed; start a new one with a new Idempotency-Key.")
+                    // Failed for good (refused, superseded): the key answers this from now on instead of staying
+                    // in flight.
+                    let problem = GatewayProblem(
+                        .providerRejected, "This enrolment failed; start a new one with a new Idempotency-Key.")
+                    let stored = StoredResponse(status: problem.status, body: ProblemResponse.body(problem, requestId: requestId))
+                    do { try await store.finishIdempotencyKey(.complete(scope, stored)) } catch {
+                        throw Self.storeUnavailable(error, logger)
+                    }
+                    throw problem
                 }
                 // Confirmed never sent: forget the key's old attempt and claim afresh.
                 do { try await store.finishIdempotencyKey(.release(scope)) } catch { throw Self.storeUnavailable(error, logger) }
@@ -121,7 +129,6 @@ struct SMSEnrolmentService: Sendable {
                 // Another number's forward for this user was orphaned: settle it before anything else is sent.
                 _ = try await reconcile(other, scope: nil, caller: caller, requestId: requestId)
             case .rateLimited(let refusal):
-                Counter(label: "gateway_rate_limit_refusals_total", dimensions: [("bucket", refusal.rule.name)]).increment()
                 throw Self.rateLimited(refusal)
             }
         }
@@ -173,11 +180,20 @@ struct SMSEnrolmentService: Sendable {
     }
 
     /// SetPhone answered that the number is unchanged: verified numbers go straight to AddOTPSMS, others get a code.
+    /// Nothing here may leave the user worse off than before: a failed lookup or a refused resend ends the attempt
+    /// (nothing was sent), and the phone is removed and set again only when Zitadel says no code is pending for it.
     private func resendForUnchangedNumber(
         _ enrolment: SMSEnrolment, scope: IdempotencyScope, caller: EnrolmentCaller, requestId: String?
     ) async throws -> EnrolmentAnswer {
-        guard let phoneAPI else { throw GatewayProblem(.providerUnavailable, "SMS enrolment is not configured.") }
-        if let user = try? await directory?.getUserByID(enrolment.userId), user.user?.human?.phone?.isVerified == true {
+        guard let phoneAPI, let directory else { throw GatewayProblem(.providerUnavailable, "SMS enrolment is not configured.") }
+        let notSent = GatewayProblem(
+            .providerUnavailable, "Zitadel could not be reached to send the code; nothing was sent. Retry with the same Idempotency-Key.",
+            retryAfter: 2)
+        let user: GetUserByIDResponse
+        do { user = try await directory.getUserByID(enrolment.userId) } catch {
+            return try await fail(enrolment, problem: notSent, scope: scope, caller: caller, requestId: requestId, release: true)
+        }
+        if user.user?.human?.phone?.isVerified == true {
             try await enableOTPSMS(enrolment.userId, phoneAPI: phoneAPI)
             var verified = enrolment
             verified.state = .verified
@@ -196,13 +212,26 @@ struct SMSEnrolmentService: Sendable {
         }
         Self.countForward("ResendPhoneCode", resent.kind)
         if case .failure(let error) = resent, Self.isDefinite(error) {
-            // No code is pending for the number (set without verification, e.g. by an administrator): only a
-            // new SetPhone issues one, and Zitadel refuses an unchanged number, so remove it first.
+            guard error.errorId == ZitadelErrorId.phoneCodeEmpty else {
+                // Refused for another reason (quota, credential, permission, ...): nothing was sent or changed.
+                let problem =
+                    Self.isTransient(error)
+                    ? notSent : GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number.")
+                return try await fail(
+                    enrolment, problem: problem, scope: scope, caller: caller, requestId: requestId, release: Self.isTransient(error))
+            }
+            // No code is pending for the (unverified) number, e.g. set by an administrator without one: only a new
+            // SetPhone issues one, and Zitadel refuses an unchanged number, so remove it first.
             let number = try await numberAtProvider(enrolment)
             let removed = await MFALifecycleService.result { () async throws(ZitadelClientError) in
                 try await phoneAPI.removePhone(userId)
             }
             Self.countForward("RemovePhone", removed.kind)
+            if case .failure(let failure) = removed, Self.isDefinite(failure) {
+                return try await fail(
+                    enrolment, problem: GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number."),
+                    scope: scope, caller: caller, requestId: requestId)
+            }
             let set = await MFALifecycleService.result { () async throws(ZitadelClientError) in
                 try await phoneAPI.setPhone(userId, phone: number)
             }
@@ -290,9 +319,16 @@ struct SMSEnrolmentService: Sendable {
         let now = try await storeNow()
         var details = metadata(enrolment)
         if matches {
+            let verified = phone?.isVerified == true
+            if verified, let phoneAPI {
+                // Verified already (the code was entered elsewhere): the enrolment is done only once SMS codes
+                // are on. Failing here leaves it to the next reconciliation.
+                try await enableOTPSMS(enrolment.userId, phoneAPI: phoneAPI)
+                await lifecycle.cache.invalidate(userId: enrolment.userId)
+            }
             Counter(label: "gateway_sms_reconciliations_total", dimensions: [("outcome", "forwarded")]).increment()
             var sent = enrolment
-            sent.state = phone?.isVerified == true ? .verified : .codeSent
+            sent.state = verified ? .verified : .codeSent
             sent.leaseUntil = nil
             sent.lastSentAt = sent.lastSentAt ?? now
             sent.expiresAt = now + settings.limits.codeLifetimeSeconds
@@ -391,19 +427,20 @@ struct SMSEnrolmentService: Sendable {
             Self.countForward("VerifyPhone", "ok")
         } catch {
             Self.countForward("VerifyPhone", error.kind)
-            if case .api(let api) = error, api.code == .invalidArgument {
-                _ = try? await store.appendAuditEvent(
-                    auditEvent(caller, "sms_enrolment.verification_failed", "invalid_code", requestId: requestId, details))
+            // Unknown outcome, a wrong code, or a code already spent by an earlier attempt whose AddOTPSMS failed
+            // ("verify again"): the user's phone at Zitadel decides. Verified there means this number was verified.
+            let verifiedAtProvider = await phoneIsVerified(counted)
+            if verifiedAtProvider != true {
+                guard case .api(let api) = error, api.code == .invalidArgument else {
+                    throw GatewayProblem(.providerUnavailable, "Zitadel could not check the code; try again.", retryAfter: 2)
+                }
+                do {
+                    try await store.appendAuditEvent(
+                        auditEvent(caller, "sms_enrolment.verification_failed", "invalid_code", requestId: requestId, details))
+                } catch { throw Self.storeUnavailable(error, logger) }
                 let remaining = limits.maxVerificationAttempts - counted.verificationAttempts
                 throw GatewayProblem(
                     .invalidCode, "The code is not correct. \(remaining) attempt\(remaining == 1 ? "" : "s") left.")
-            }
-            // Unknown outcome, or already verified: the user's phone at Zitadel decides.
-            guard let user = try? await directory?.getUserByID(counted.userId),
-                let number = user.user?.human?.phone?.phone.flatMap({ try? AustralianMobile(parsing: $0) }),
-                hash("number", number.e164) == counted.numberKey, user.user?.human?.phone?.isVerified == true
-            else {
-                throw GatewayProblem(.providerUnavailable, "Zitadel could not check the code; try again.", retryAfter: 2)
             }
         }
         try await enableOTPSMS(counted.userId, phoneAPI: phoneAPI)
@@ -416,6 +453,15 @@ struct SMSEnrolmentService: Sendable {
         else { return try render(try await reload(counted), status: 200, now: now) }
         await lifecycle.cache.invalidate(userId: counted.userId)
         return try render(saved, status: 200, now: now)
+    }
+
+    /// Whether the user's phone at Zitadel is this enrolment's number and verified; nil when it cannot be read.
+    private func phoneIsVerified(_ enrolment: SMSEnrolment) async -> Bool? {
+        guard let user = try? await directory?.getUserByID(enrolment.userId) else { return nil }
+        guard let phone = user.user?.human?.phone, let number = phone.phone.flatMap({ try? AustralianMobile(parsing: $0) }),
+            hash("number", number.e164) == enrolment.numberKey
+        else { return false }
+        return phone.isVerified == true
     }
 
     /// AddOTPSMS; AlreadyExists counts as success, and an unknown outcome is retried (the call is idempotent).
@@ -474,7 +520,6 @@ struct SMSEnrolmentService: Sendable {
                 refusalAudit: auditEvent(caller, "sms_enrolment.resend", "rate_limited", requestId: requestId, metadata(enrolment)))
         } catch { throw Self.storeUnavailable(error, logger) }
         if let refusal {
-            Counter(label: "gateway_rate_limit_refusals_total", dimensions: [("bucket", refusal.rule.name)]).increment()
             throw Self.rateLimited(refusal)
         }
         // Intent first: the resend is counted before the call, so a lost answer cannot send more than allowed.
@@ -485,18 +530,33 @@ struct SMSEnrolmentService: Sendable {
         guard
             let saved = try await update(
                 resent, completing: nil,
-                audit: auditEvent(caller, "sms_enrolment.resent", "ok", requestId: requestId, metadata(enrolment)))
+                audit: auditEvent(caller, "sms_enrolment.resend", "requested", requestId: requestId, metadata(enrolment)))
         else { throw GatewayProblem(.requestInProgress, "Another request changed this enrolment; retry.", retryAfter: 1) }
+        let outcome: String
+        var refused: GatewayProblem?
         do throws(ZitadelClientError) {
             _ = try await phoneAPI.resendPhoneCode(enrolment.userId)
             Self.countForward("ResendPhoneCode", "ok")
+            outcome = "ok"
         } catch {
             Self.countForward("ResendPhoneCode", error.kind)
             if Self.isDefinite(error) {
-                throw GatewayProblem(.providerRejected, "Zitadel refused to send another code.")
+                outcome = "rejected"
+                refused = GatewayProblem(.providerRejected, "Zitadel refused to send another code.")
+            } else {
+                outcome = "unknown"
+                logger.warning(
+                    "ResendPhoneCode outcome unknown", metadata: ["enrolment": "\(enrolment.id)", "reason": "\(error.kind)"])
             }
-            logger.warning("ResendPhoneCode outcome unknown", metadata: ["enrolment": "\(enrolment.id)", "reason": "\(error.kind)"])
         }
+        do {
+            try await store.appendAuditEvent(
+                auditEvent(caller, "sms_enrolment.resent", outcome, requestId: requestId, metadata(enrolment)))
+        } catch {
+            // The text message is out (or refused) either way; the intent above is already on record.
+            logger.error("Audit of a resend outcome failed", metadata: ["enrolment": "\(enrolment.id)", "outcome": "\(outcome)"])
+        }
+        if let refused { throw refused }
         return try render(saved, status: 200, now: now)
     }
 
@@ -638,7 +698,9 @@ struct SMSEnrolmentService: Sendable {
         return [.resourceExhausted, .unauthenticated, .permissionDenied, .aborted, .unimplemented].contains(api.code)
     }
 
+    /// A 429 for the refusal, counted in `gateway_rate_limit_refusals_total{bucket}`.
     static func rateLimited(_ refusal: RateLimitRefusal, detail: String? = nil) -> GatewayProblem {
+        Counter(label: "gateway_rate_limit_refusals_total", dimensions: [("bucket", refusal.rule.name)]).increment()
         var problem = GatewayProblem(
             .rateLimited, detail ?? "Too many SMS enrolment requests (\(refusal.rule.name) limit); retry later.",
             retryAfter: refusal.retryAfterSeconds)

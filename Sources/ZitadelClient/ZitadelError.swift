@@ -154,6 +154,8 @@ public enum ZitadelErrorId {
     public static let phoneInvalid = "PHONE-so0wa"
     /// VerifyPhone with a wrong code.
     public static let phoneCodeInvalid = "COMMAND-eis9R"
+    /// ResendPhoneCode when no code is pending for the phone (command/user_v2_phone.go).
+    public static let phoneCodeEmpty = "PHONE-5xrra88eq8"
     public static let invalidToken = "AUTH-7fs1e"
     public static let quotaExhausted = "QUOTA-vjAy8"
     public static let instanceBlocked = "LIMITS-molsj"

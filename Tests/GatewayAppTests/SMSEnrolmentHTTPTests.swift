@@ -234,7 +234,8 @@ extension MockAdmin {
     }
 
     @Test func aForwardConfirmedNotAppliedIsRetriedOnlyAfterItsLease() async throws {
-        try await LifecycleHarness.run(timeoutMs: 500, smsLeaseSeconds: 2) { client, admin, _ in
+        // A lease long enough that the early retry below lands inside it however busy the machine is.
+        try await LifecycleHarness.run(timeoutMs: 500, smsLeaseSeconds: 6) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             // The provider fails without applying anything (503 before the handler runs).
             try await admin.fault(rpc: "SetPhone", ["status": 503, "times": 1])
@@ -245,7 +246,7 @@ extension MockAdmin {
             let early = try await client.enrol(sam, phone: "0491 570 015", key: "u1")
             #expect(early.problemCode == "request_in_progress")
             #expect(try await admin.calls("SetPhone") == 1)
-            try await Task.sleep(for: .milliseconds(2200))
+            try await Task.sleep(for: .milliseconds(6200))
             let retried = try await client.enrol(sam, phone: "0491 570 015", key: "u1")
             // The read shows no change was applied: the key starts afresh, and this time it goes through.
             #expect(retried.status == .serviceUnavailable || retried.status == .created)
@@ -269,6 +270,46 @@ extension MockAdmin {
             let code = try #require(await admin.codes(for: Seeded.marcusClientManager).last)
             let id = try #require(created.json["id"] as? String)
             #expect(try await client.verifyEnrolment(marcus, id: id, code: code).json["status"] as? String == "verified")
+        }
+    }
+
+    @Test func aRefusedResendForANumberOnTheAccountLeavesThePhoneInPlace() async throws {
+        try await LifecycleHarness.run { client, admin, _ in
+            // Marcus already has +61 491 570 157, unverified; Zitadel refuses the resend (quota).
+            let marcus = try await admin.token(Seeded.marcusClientManager, Self.staffAmr)
+            try await admin.fault(rpc: "ResendPhoneCode", ["status": 429, "times": 1])
+            let refused = try await client.enrol(marcus, phone: "0491 570 157", key: "m2")
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.problemCode == "provider_unavailable")
+            // Nothing was removed or set again: the phone is as it was.
+            #expect(try await admin.calls("RemovePhone") == 0)
+            #expect(try await admin.calls("SetPhone") == 1)
+            // The key was released: the same request goes through once Zitadel takes it.
+            let created = try await client.enrol(marcus, phone: "0491 570 157", key: "m2")
+            #expect(created.status == .created)
+            #expect(try await admin.calls("RemovePhone") == 1)
+            #expect(await admin.codes(for: Seeded.marcusClientManager).count == 1)
+        }
+    }
+
+    @Test func verifyingAgainAfterSMSCodesFailedToEnableCompletesTheEnrolment() async throws {
+        try await LifecycleHarness.run { client, admin, _ in
+            let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
+            let created = try await client.enrol(sam, phone: "0491 570 018", key: "v1")
+            let id = try #require(created.json["id"] as? String)
+            let code = try #require(await admin.codes(for: Seeded.samClientStaff).last)
+            // VerifyPhone succeeds, AddOTPSMS fails (both tries): the user is asked to verify again.
+            try await admin.fault(rpc: "AddOTPSMS", ["status": 503, "times": 2])
+            let first = try await client.verifyEnrolment(sam, id: id, code: code)
+            #expect(first.status == .serviceUnavailable)
+            #expect(first.problemCode == "provider_unavailable")
+            // The code is spent at Zitadel, but the phone is verified there: verifying again enables SMS codes.
+            let again = try await client.verifyEnrolment(sam, id: id, code: code)
+            #expect(again.status == .ok)
+            #expect(again.json["status"] as? String == "verified")
+            #expect(try await admin.calls("AddOTPSMS") == 3)
+            let snapshot = try await client.lifecycle(sam)
+            #expect(snapshot.enrolled.contains("sms_otp"))
         }
     }
 
