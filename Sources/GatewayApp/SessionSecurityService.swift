@@ -131,7 +131,7 @@ struct SessionSecurityService: Sendable {
         let session: ZitadelSession?
         do {
             session = try await directory.getSession(id).session
-        } catch .api(let error) where error.code == .notFound {
+        } catch .api(let error) where Self.isNotVisible(error) {
             session = nil
         } catch {
             throw Self.problem(error)
@@ -173,7 +173,7 @@ struct SessionSecurityService: Sendable {
         do {
             let response = try await directory.getUserByID(userId)
             owner = response.details?.resourceOwner ?? response.user?.details?.resourceOwner
-        } catch .api(let error) where error.code == .notFound {
+        } catch .api(let error) where Self.isNotVisible(error) {
             owner = nil
         } catch {
             throw Self.problem(error)
@@ -276,6 +276,12 @@ struct SessionSecurityService: Sendable {
     /// Zitadel ids are digits; anything else cannot exist and is answered 404 unsent.
     static func isZitadelID(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= 64 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// Not found, or not visible to the gateway's service account (permission denied): both are 404 to the
+    /// caller, so the answer never tells a user or session that exists from one that does not.
+    static func isNotVisible(_ error: ZitadelAPIError) -> Bool {
+        error.code == .notFound || error.code == .permissionDenied
     }
 
     /// Provider faults: no answer is 503 `provider_unavailable`, a refusal 502 `provider_rejected`.

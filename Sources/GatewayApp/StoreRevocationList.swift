@@ -36,6 +36,8 @@ final class StoreRevocationList: SessionRevocationList {
             return false
         }
 
+        func hasSessions(now: Double) -> Bool { sessions.values.contains { $0 > now } }
+
         mutating func prune(now: Double) -> Bool {
             sessions = sessions.filter { $0.value > now }
             tokens = tokens.filter { $0.value > now }
@@ -84,6 +86,17 @@ final class StoreRevocationList: SessionRevocationList {
         if let fresh { return fresh }
         guard await refresh() else { throw .revocationListUnavailable }
         return state.withLock { $0.users[query.userId]?.refuses(query, now: now) ?? false }
+    }
+
+    func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool {
+        let now = Date().timeIntervalSince1970
+        let fresh: Bool? = state.withLock { state in
+            guard let synced = state.syncedAt, ContinuousClock.now - synced < ttl else { return nil }
+            return state.users[userId]?.hasSessions(now: now) ?? false
+        }
+        if let fresh { return fresh }
+        guard await refresh() else { throw .revocationListUnavailable }
+        return state.withLock { $0.users[userId]?.hasSessions(now: now) ?? false }
     }
 
     /// Applies a revocation this instance just recorded, so it bites here at once.

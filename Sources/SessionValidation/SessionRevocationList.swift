@@ -28,4 +28,12 @@ public protocol SessionRevocationList: Sendable {
     /// True when the token is revoked; throws `.revocationListUnavailable` when the list cannot be consulted
     /// (the request then fails closed).
     func isRevoked(_ query: RevocationQuery) async throws(ValidationFailure) -> Bool
+
+    /// True when some of the user's sessions were ended one by one: the validator then learns the session of a
+    /// token that does not name it (Zitadel JWT access tokens carry no `sid`) before asking `isRevoked`.
+    func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool
+}
+
+extension SessionRevocationList {
+    public func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool { false }
 }

@@ -157,13 +157,36 @@ public final class SessionValidator: Sendable {
     public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
         do throws(ValidationFailure) {
             let result = try await validateUncounted(token)
-            if let revocations, try await revocations.isRevoked(RevocationQuery(result)) { throw .revoked }
+            if let revocations, try await isRevoked(result, rawToken: token, list: revocations) { throw .revoked }
             validCounters[result.issuer.name]?.increment()
             return result
         } catch {
             failureCounters[error]?.increment()
             throw error
         }
+    }
+
+    /// Consults the gateway's revocation list. A JWT without `sid` whose user has ended sessions one by one is
+    /// introspected (cached) to learn its session: inactive there means revoked; when introspection cannot
+    /// answer, the request fails closed. Without introspection credentials the session cannot be learnt, and
+    /// only not-before and token revocations apply to such JWTs.
+    private func isRevoked(
+        _ token: VerifiedToken, rawToken: String, list: any SessionRevocationList
+    ) async throws(ValidationFailure) -> Bool {
+        var query = RevocationQuery(token)
+        if query.sessionId == nil, token.format == .jwt, let index = byIssuer[token.issuer.issuer],
+            let introspector = issuers[index].introspector, try await list.hasSessionRevocations(userId: query.userId)
+        {
+            let outcome: Introspector.Outcome
+            do throws(ValidationFailure) {
+                outcome = try await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
+            } catch { throw .revocationListUnavailable }
+            switch outcome {
+            case .active(let claims): query.sessionId = claims.sessionId
+            case .inactive: return true
+            }
+        }
+        return try await list.isRevoked(query)
     }
 
     private func validateUncounted(_ token: String) async throws(ValidationFailure) -> VerifiedToken {

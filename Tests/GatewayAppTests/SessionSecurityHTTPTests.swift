@@ -47,6 +47,24 @@ import Testing
         }
     }
 
+    @Test func anEndedSessionsJWTsAreRefusedAlthoughTheyNameNoSession() async throws {
+        try await SessionSecurityHarness.run { client, admin, _ in
+            // Zitadel JWT access tokens carry no sid: the gateway learns their session by introspection.
+            let laptop = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
+            let phone = try await admin.mint(Seeded.aliceClientAdmin)
+            let tablet = try await admin.mint(Seeded.aliceClientAdmin)
+            #expect(try await client.session(phone.token).status == .ok)
+            let ended = try await client.call(.delete, "/v1/sessions/\(phone.sessionId)", token: laptop.token)
+            #expect(ended.status == .noContent)
+            let refused = try await client.session(phone.token)
+            #expect(refused.status == .unauthorized)
+            #expect(refused.problemCode == "revoked_token")
+            // The user's other sessions, JWT and opaque, go on working.
+            #expect(try await client.session(tablet.token).status == .ok)
+            #expect(try await client.session(laptop.token).status == .ok)
+        }
+    }
+
     @Test func anotherUsersSessionIsNotFound() async throws {
         try await SessionSecurityHarness.run { client, admin, _ in
             let alice = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
