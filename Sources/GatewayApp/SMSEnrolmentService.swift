@@ -542,7 +542,10 @@ struct SMSEnrolmentService: Sendable {
             Self.countForward("ResendPhoneCode", error.kind)
             if Self.isDefinite(error) {
                 outcome = "rejected"
-                refused = GatewayProblem(.providerRejected, "Zitadel refused to send another code.")
+                refused =
+                    Self.isTransient(error)
+                    ? GatewayProblem(.providerUnavailable, "Zitadel did not send another code now; retry later.", retryAfter: 30)
+                    : GatewayProblem(.providerRejected, "Zitadel refused to send another code.")
             } else {
                 outcome = "unknown"
                 logger.warning(

@@ -91,6 +91,43 @@ import Testing
         }
     }
 
+    @Test func resendAndVerificationFaultsGetTheirDocumentedAnswersAndNeverTextTwice() async throws {
+        let logs = LogCapture()
+        var sms = SMSSettings()
+        sms.limits.resendIntervalSeconds = 0
+        try await LifecycleHarness.run(timeoutMs: 600, sms: sms, logs: logs) { client, admin, _ in
+            let sam = try await admin.token(Seeded.samClientStaff, ["amr": ["pwd"]])
+            let created = try await client.enrol(sam, phone: "0491 570 031", key: "rv")
+            let id = try #require(created.json["id"] as? String)
+            // Zitadel refuses the resend for its quota: 503 with Retry-After, nothing sent.
+            try await admin.fault(rpc: "ResendPhoneCode", ["status": 429, "times": 1])
+            let quota = try await client.resendEnrolment(sam, id: id)
+            #expect(quota.status == .serviceUnavailable && quota.problemCode == "provider_unavailable")
+            #expect(Int(quota.headers[.retryAfter] ?? "") ?? 0 > 0)
+            #expect(await admin.codes(for: Seeded.samClientStaff).count == 1)
+            // The answer is lost after Zitadel sent a code: counted as sent (200), one more message, no more.
+            try await admin.fault(rpc: "ResendPhoneCode", ["reset": true, "afterHandler": true, "times": 1])
+            let lost = try await client.resendEnrolment(sam, id: id)
+            #expect(lost.status == .ok)
+            let codes = await admin.codes(for: Seeded.samClientStaff)
+            #expect(codes.count == 2)
+            let code = try #require(codes.last)
+            // VerifyPhone fails before Zitadel looks at the code: 503, and the code still counts afterwards.
+            try await admin.fault(rpc: "VerifyPhone", ["status": 503, "times": 1])
+            let down = try await client.verifyEnrolment(sam, id: id, code: code)
+            #expect(down.status == .serviceUnavailable && down.problemCode == "provider_unavailable")
+            // VerifyPhone's answer never comes although Zitadel verified the phone: the phone there decides.
+            try await admin.fault(rpc: "VerifyPhone", ["timeout": true, "afterHandler": true, "latencyMs": 5000, "times": 1])
+            let started = ContinuousClock.now
+            let late = try await client.verifyEnrolment(sam, id: id, code: code)
+            #expect(ContinuousClock.now - started < .milliseconds(4500))
+            #expect(late.status == .ok && late.json["status"] as? String == "verified", "\(late.json)")
+            #expect(try await admin.calls("AddOTPSMS") == 1)
+            #expect(await admin.codes(for: Seeded.samClientStaff).count == 2)
+            for secret in codes + ["570031", "570 031", sam] { #expect(!logs.text.contains(secret)) }
+        }
+    }
+
     @Test func jwksFaultsKeepKnownKeysAndRefuseUnknownOnesWithinTheFetchDeadline() async throws {
         let shortFetch: Harness.IssuerTweak = { $0.jwks.fetchTimeout = .milliseconds(2000) }
         try await Harness.withGateway(issuer: shortFetch) { client, admin in
