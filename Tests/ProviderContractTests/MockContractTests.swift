@@ -9,6 +9,7 @@ import Testing
 @Suite struct MockContractTests {
     @Test func mockAnswersHaveTheFixturesShapes() async throws {
         let catalog = try Catalog.load()
+        let oauthVocabulary = Set(catalog.vocabularies["OAuthError"] ?? [])
         try await MockZitadelApp.withRunningMock { baseURL, _ in
             let harness = MockHarness(baseURL: baseURL)
             var seen: [String: Set<String>] = [:]
@@ -26,7 +27,11 @@ import Testing
                     let extras = catalog.annotations[fixture.shapeKey]?.mockExtras ?? [:]
                     let differences = shape.compare(answer.body).filter { !($0.kind == .newField && extras[$0.path] != nil) }
                     #expect(differences.isEmpty, "\(label): \(differences.map(\.description))")
-                    if let error = fixture.expect?.error {
+                    if let error = fixture.expect?.error, fixture.response.wire == "oauth" {
+                        let problems = OAuthErrorBody.problems(status: answer.status, body: answer.body, vocabulary: oauthVocabulary)
+                        #expect(problems.isEmpty, "\(label): \(problems)")
+                        #expect(OAuthErrorBody.apiError(status: answer.status, body: answer.body) == error, "\(label)")
+                    } else if let error = fixture.expect?.error {
                         #expect(ClientDecoding.apiError(status: answer.status, body: answer.body) == error, "\(label)")
                     }
                     seen[fixture.shapeKey, default: []].formUnion(Self.paths(answer.body, shape: shape))

@@ -86,6 +86,39 @@ enum Fixtures {
         #expect(metadata.metadata?.first?.decodedValue == "required")
     }
 
+    @Test func newerStatesAndFieldsAreKept() throws {
+        let passkeys = try Fixtures.decode(ListPasskeysResponse.self, "UserService/ListPasskeys/unknown-enum-extra-fields.json")
+        #expect(passkeys.result?.map(\.state) == ["AUTH_FACTOR_STATE_SUSPENDED", "AUTH_FACTOR_STATE_READY"])
+        #expect(passkeys.result?.map(\.name) == ["iPhone 15 Pro", "Windows Hello (Surface Laptop)"])
+        let factors = try Fixtures.decode(
+            ListAuthenticationFactorsResponse.self, "UserService/ListAuthenticationFactors/unknown-enum-extra-fields.json")
+        let rows = try #require(factors.result)
+        try #require(rows.count == 3)
+        #expect(rows[0].state == "AUTH_FACTOR_STATE_SOMETHING_NEW")
+        #expect(rows[0].otp != nil)
+        #expect(rows[1].u2f?.name == "YubiKey 5C NFC")
+        // A factor type no release has: the row decodes with its state and no factor the client knows.
+        let future = rows[2]
+        #expect(future.state == "AUTH_FACTOR_STATE_READY")
+        #expect(future.otp == nil && future.otpSms == nil && future.otpEmail == nil && future.u2f == nil)
+    }
+
+    /// protojson writes int64 as strings; the models refuse numbers (as for GetUserByID/int64-as-numbers.json).
+    @Test func int64AsNumbersIsRefused() {
+        #expect(throws: DecodingError.self) {
+            _ = try Fixtures.decode(ListSessionsResponse.self, "SessionService/ListSessions/int64-as-numbers.json")
+        }
+        #expect(throws: DecodingError.self) {
+            _ = try Fixtures.decode(GetSessionResponse.self, "SessionService/GetSession/int64-as-numbers.json")
+        }
+        #expect(throws: DecodingError.self) {
+            _ = try Fixtures.decode(DetailsResponse.self, "SessionService/DeleteSession/int64-as-numbers.json")
+        }
+        #expect(throws: DecodingError.self) {
+            _ = try Fixtures.decode(GetUserByIDResponse.self, "UserService/GetUserByID/int64-as-numbers.json")
+        }
+    }
+
     @Test func sessionFactors() throws {
         let totp = try Fixtures.decode(GetSessionResponse.self, "SessionService/GetSession/password-totp.json")
         #expect(totp.session?.hasSecondFactor == true)
@@ -121,6 +154,30 @@ enum Fixtures {
         #expect(error.id == "COMMAND-Q54j2")
         #expect(try decode("UserService/AddOTPSMS/already-added.rest.json", status: 409).code == .alreadyExists)
         #expect(try decode("errors/quota.rest.json", status: 429).id == ZitadelErrorId.quotaExhausted)
+    }
+
+    /// ListUserMetadata on a Zitadel without the RPC: the codes the gateway reads as "no user policy".
+    @Test func metadataRPCMissing() throws {
+        // connect-go's plain-text 404 for a procedure the service does not have: not JSON, the status decides.
+        let recorded = try Fixtures.data("UserService/ListUserMetadata/not-found.connect.json")
+        let object = try JSONSerialization.jsonObject(with: recorded, options: [.fragmentsAllowed])
+        let text = try #require(object as? String)
+        let plain = ZitadelAPIError.decode(status: 404, body: Array(text.utf8))
+        #expect(plain.code == .notFound)
+        #expect(plain.id == nil)
+        let rest = try decode("UserService/ListUserMetadata/not-found.rest.json", status: 404)
+        #expect(rest.code == .notFound)
+        #expect(rest.id == nil)
+        #expect(try decode("UserService/ListUserMetadata/unimplemented.connect.json", status: 501).code == .unimplemented)
+        #expect(try decode("UserService/ListUserMetadata/unimplemented.rest.json", status: 501).code == .unimplemented)
+    }
+
+    @Test func sessionNotFoundInBothForms() throws {
+        for file in ["SessionService/GetSession/not-found.connect.json", "SessionService/GetSession/not-found.rest.json"] {
+            let error = try decode(file, status: 404)
+            #expect(error.code == .notFound, "\(file)")
+            #expect(error.id == "QUERY-SFeaa", "\(file)")
+        }
     }
 
     @Test func nonJSONFallsBackToStatus() {
