@@ -177,10 +177,8 @@ public final class SessionValidator: Sendable {
         if query.sessionId == nil, token.format == .jwt, let index = byIssuer[token.issuer.issuer],
             let introspector = issuers[index].introspector, try await list.hasSessionRevocations(userId: query.userId)
         {
-            let outcome: Introspector.Outcome
-            do throws(ValidationFailure) {
-                outcome = try await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
-            } catch { throw .revocationListUnavailable }
+            // An introspection fault refuses with the introspector's own reason (503 `issuer_unavailable`).
+            let outcome = try await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
             switch outcome {
             case .active(let claims): query.sessionId = claims.sessionId
             case .inactive: return true
