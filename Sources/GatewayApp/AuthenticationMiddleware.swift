@@ -15,9 +15,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let authorization = request.headers[values: .authorization]
-        let apiKey = request.headers[values: .apiKey]
-        let requestedTenant = request.headers[values: .tenant]
+        let (authorization, apiKey, requestedTenant) = Self.credentialFields(request.headers)
         guard requestedTenant.count <= 1 else {
             throw GatewayProblem(.invalidRequest, "Send X-AiDial-Tenant at most once.")
         }
@@ -64,6 +62,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let principal = try PrincipalResolver.resolve(verified.sessionClaims, requestedTenant: requestedTenant.first)
         context.identity = .session(verified, principal, rawToken: token)
         return try await RequestLogContext.$subject.withValue(principal.subject) { try await next(request, context) }
+    }
+
+    /// The Authorization, X-API-Key and X-AiDial-Tenant values, in one pass over the fields (three
+    /// `headers[values:]` lookups walked them three times and built three arrays on every request).
+    static func credentialFields(
+        _ headers: HTTPFields
+    ) -> (authorization: [String], apiKey: [String], tenant: [String]) {
+        var authorization: [String] = []
+        var apiKey: [String] = []
+        var tenant: [String] = []
+        for field in headers {
+            switch field.name {
+            case .authorization: authorization.append(field.value)
+            case .apiKey: apiKey.append(field.value)
+            case .tenant: tenant.append(field.value)
+            default: continue
+            }
+        }
+        return (authorization, apiKey, tenant)
     }
 
     /// RFC 6750 §2.1: the scheme is case-insensitive, one or more spaces, then the b64token.

@@ -93,12 +93,20 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     var routes: RouteMethodTable?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let requestId = (context as? GatewayRequestContext)?.requestId
         do {
             return try await next(request, context)
-        } catch let problem as GatewayProblem {
+        } catch {
+            return response(for: error, request: request, context: context)
+        }
+    }
+
+    /// Only refusals pay for the dynamic cast to the gateway's context.
+    private func response(for error: any Error, request: Request, context: Context) -> Response {
+        let requestId = (context as? GatewayRequestContext)?.requestId
+        switch error {
+        case let problem as GatewayProblem:
             return ProblemResponse.make(problem, requestId: requestId)
-        } catch let error as any HTTPResponseError {
+        case let error as any HTTPResponseError:
             if error.status == .notFound, let allowed = routes?.methods(for: request.uri.path),
                 !allowed.contains(request.method.rawValue)
             {
@@ -107,7 +115,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 return response
             }
             return ProblemResponse.make(Self.problem(for: error.status), requestId: requestId)
-        } catch {
+        default:
             context.logger.error("Unhandled error", metadata: ["error_type": "\(type(of: error))"])
             return ProblemResponse.make(GatewayProblem(.internalError, "The request could not be processed."), requestId: requestId)
         }

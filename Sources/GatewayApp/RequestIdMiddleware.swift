@@ -1,7 +1,7 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Gives every request an id (the caller's `X-Request-Id` when it is sane), logs with it and echoes it back.
 struct RequestIdMiddleware: RouterMiddleware {
@@ -13,7 +13,7 @@ struct RequestIdMiddleware: RouterMiddleware {
         if let supplied = request.headers[.requestId], Self.isAcceptable(supplied) {
             id = supplied
         } else {
-            id = UUID().uuidString.lowercased()
+            id = RequestIdGenerator.next()
         }
         context.requestId = id
         var response = try await RequestLogContext.$requestId.withValue(id) { try await next(request, context) }
@@ -27,5 +27,29 @@ struct RequestIdMiddleware: RouterMiddleware {
                 (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                     || byte == 0x2D || byte == 0x5F || byte == 0x2E
             }
+    }
+}
+
+/// Request ids: 32 lowercase hex digits, a random 64-bit prefix chosen at start-up followed by a counter that
+/// starts at a random value. Unique per process and unguessable across processes without a random draw or
+/// `UUID()` per request (which read the system's random source and formatted with `snprintf`, and showed up in
+/// `/v1/session` profiles). Request ids are correlation handles, never secrets.
+enum RequestIdGenerator {
+    private static let prefix = UInt64.random(in: .min ... .max)
+    private static let counter = Atomic<UInt64>(UInt64.random(in: .min ... .max))
+
+    static func next() -> String {
+        let sequence = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            func write(_ word: UInt64, at offset: Int) {
+                for index in 0..<16 {
+                    let nibble = UInt8(truncatingIfNeeded: (word >> UInt64(60 - index * 4)) & 0xF)
+                    buffer[offset + index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                }
+            }
+            write(prefix, at: 0)
+            write(sequence, at: 16)
+            return 32
+        }
     }
 }

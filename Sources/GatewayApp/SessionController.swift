@@ -18,10 +18,7 @@ struct SessionController {
             json.object { json in
                 json.key("orgId")
                 json.string(orgId)
-                if let domain {
-                    json.key("domain")
-                    json.string(domain)
-                }
+                json.field("domain", domain)
                 json.key("roles")
                 json.array(roles) { json, role in json.string(role) }
             }
@@ -56,16 +53,16 @@ struct SessionController {
             json.object { json in
                 json.key("kind")
                 json.string(kind)
-                for (name, value) in [
-                    ("subject", subject), ("issuer", issuer), ("tokenFormat", tokenFormat), ("username", username),
-                    ("portalRole", portalRole), ("homeOrgId", homeOrgId), ("sessionId", sessionId),
-                    ("expiresAt", expiresAt), ("authTime", authTime), ("apiKey", apiKey),
-                ] as [(StaticString, String?)] {
-                    if let value {
-                        json.key(name)
-                        json.string(value)
-                    }
-                }
+                json.field("subject", subject)
+                json.field("issuer", issuer)
+                json.field("tokenFormat", tokenFormat)
+                json.field("username", username)
+                json.field("portalRole", portalRole)
+                json.field("homeOrgId", homeOrgId)
+                json.field("sessionId", sessionId)
+                json.field("expiresAt", expiresAt)
+                json.field("authTime", authTime)
+                json.field("apiKey", apiKey)
                 if let activeTenant {
                     json.key("activeTenant")
                     activeTenant.write(to: &json)

@@ -156,11 +156,7 @@ enum Logging {
     static func bootstrap(format: GatewayConfiguration.LogFormat, level: Logger.Level) {
         LoggingSystem.bootstrap(
             { label, provider in
-                var handler: any LogHandler =
-                    switch format {
-                    case .text: StreamLogHandler.standardError(label: label, metadataProvider: provider)
-                    case .json: JSONLogHandler(label: label, metadataProvider: provider)
-                    }
+                var handler = GatewayLogHandler(format: format, label: label, metadataProvider: provider)
                 handler.logLevel = level
                 return handler
             }, metadataProvider: RequestLogContext.metadataProvider)

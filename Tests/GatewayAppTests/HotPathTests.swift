@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Testing
 
 @testable import GatewayApp
@@ -16,6 +17,29 @@ import Testing
         #expect(AuthenticationMiddleware.bearerToken(header) == nil)
     }
 
+    @Test func generatedRequestIdsAreDistinctLowercaseHex() {
+        let ids = (0..<1000).map { _ in RequestIdGenerator.next() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            #expect(id.utf8.count == 32)
+            #expect(id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            #expect(RequestIdMiddleware.isAcceptable(id))
+        }
+        // One process-wide prefix; the counter part differs.
+        #expect(Set(ids.map { $0.prefix(16) }).count == 1)
+    }
+
+    @Test func credentialFieldsKeepEveryValueOfEachHeader() {
+        let headers: HTTPFields = [
+            .authorization: "Bearer a", .init("x-api-key")!: "k", .authorization: "Bearer b", .accept: "*/*",
+            .init("X-AiDial-Tenant")!: "t1",
+        ]
+        let fields = AuthenticationMiddleware.credentialFields(headers)
+        #expect(fields.authorization == ["Bearer a", "Bearer b"])
+        #expect(fields.apiKey == ["k"])
+        #expect(fields.tenant == ["t1"])
+    }
+
     @Test func jsonWriterEscapesAndNests() throws {
         var json = JSONWriter()
         json.object { json in
@@ -29,6 +53,8 @@ import Testing
             json.bool(true)
             json.key("empty")
             json.object { _ in }
+            json.field("omitted", nil)
+            json.field("present", "plain")
         }
         let decoded = try #require(try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String: Any])
         #expect(decoded["text"] as? String == "quote \" backslash \\ newline \n tab \t bell \u{07} é")
@@ -36,6 +62,8 @@ import Testing
         #expect(decoded["nothing"] is NSNull)
         #expect(decoded["flag"] as? Bool == true)
         #expect((decoded["empty"] as? [String: Any])?.isEmpty == true)
+        #expect(decoded["omitted"] == nil)
+        #expect(decoded["present"] as? String == "plain")
     }
 }
 

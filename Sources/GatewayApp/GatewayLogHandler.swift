@@ -1,16 +1,23 @@
 import Foundation
 import Logging
 
-/// One JSON object per line on standard error: time, level, label, message and metadata.
+/// The gateway's log lines on standard error: swift-log's text lines, or one JSON object per line (time, level,
+/// label, message and metadata).
+///
+/// Metadata is rendered only when a line is written. swift-log's `StreamLogHandler` renders its metadata whenever
+/// it is set, and Hummingbird sets the request id on every request's logger, so using it directly paid for a
+/// rendering per request even with nothing logged (seen in `/v1/session` profiles).
 ///
 /// Callers never put tokens, codes or full phone numbers in messages or metadata; this handler adds nothing.
-public struct JSONLogHandler: LogHandler {
+public struct GatewayLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     private let label: String
+    private let format: GatewayConfiguration.LogFormat
 
-    public init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(format: GatewayConfiguration.LogFormat, label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.format = format
         self.label = label
         self.metadataProvider = metadataProvider
     }
@@ -21,6 +28,18 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        switch format {
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+            handler.logLevel = logLevel
+            handler.metadata = metadata
+            handler.log(event: event)
+        case .json:
+            writeJSON(event)
+        }
+    }
+
+    private func writeJSON(_ event: LogEvent) {
         var object: [String: String] = [
             "time": Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
             "level": event.level.rawValue,
