@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import Logging
+import Metrics
 import SessionValidation
 import ZitadelClient
 
@@ -60,8 +61,15 @@ actor ProviderStateCache {
 
     init(ttl: Duration) { self.ttl = ttl }
 
+    private let hits = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "hit")])
+    private let misses = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "miss")])
+
     func value(for key: String) -> MFAProviderState? {
-        guard let entry = entries[key], entry.expiresAt > ContinuousClock.now else { return nil }
+        guard let entry = entries[key], entry.expiresAt > ContinuousClock.now else {
+            misses.increment()
+            return nil
+        }
+        hits.increment()
         return entry.state
     }
 

@@ -51,7 +51,8 @@ final class IssuerDiscovery: Sendable {
     private func discover() async -> IssuerEndpoints? {
         let url = issuerBase + "/.well-known/openid-configuration"
         do {
-            let response = try await http.get(url, timeout: configuration.jwks.fetchTimeout)
+            let response = try await http.get(
+                url, timeout: configuration.jwks.fetchTimeout, issuer: configuration.name, call: .discovery)
             guard response.status == 200 else {
                 logger.warning("OIDC discovery failed", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
                 return nil

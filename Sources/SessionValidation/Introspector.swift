@@ -24,7 +24,7 @@ final class Introspector: Sendable {
     private let cache: ExpiringCache<Outcome>
     private let inFlight = Mutex<[TokenKey: Task<Result<Outcome, ValidationFailure>, Never>]>([:])
     private let assertionSigner: ClientAssertionSigner?
-    private let latency: Metrics.Timer
+    private let cacheResults: [String: Counter]
     private let outcomes: [String: Counter]
 
     init(
@@ -38,8 +38,12 @@ final class Introspector: Sendable {
         self.settings = settings
         self.logger = logger
         self.cache = ExpiringCache(capacity: settings.cacheCapacity)
-        self.latency = Metrics.Timer(
-            label: "gateway_provider_call_duration", dimensions: [("issuer", configuration.name), ("call", "introspect")])
+        var cacheResults: [String: Counter] = [:]
+        for result in ["hit", "miss", "shared"] {
+            cacheResults[result] = Counter(
+                label: "gateway_introspection_cache_total", dimensions: [("issuer", configuration.name), ("result", result)])
+        }
+        self.cacheResults = cacheResults
         var outcomes: [String: Counter] = [:]
         for outcome in ["active", "inactive", "failed"] {
             outcomes[outcome] = Counter(
@@ -60,13 +64,17 @@ final class Introspector: Sendable {
         -> Outcome
     {
         let now = Date().timeIntervalSince1970
-        if !bypassCache, let cached = cache.value(for: key, now: now) { return cached }
-        let task: Task<Result<Outcome, ValidationFailure>, Never> = inFlight.withLock { calls in
-            if let running = calls[key] { return running }
+        if !bypassCache, let cached = cache.value(for: key, now: now) {
+            cacheResults["hit"]?.increment()
+            return cached
+        }
+        let (task, shared): (Task<Result<Outcome, ValidationFailure>, Never>, Bool) = inFlight.withLock { calls in
+            if let running = calls[key] { return (running, true) }
             let task = Task { await self.call(token, key: key, maxAge: maxAge) }
             calls[key] = task
-            return task
+            return (task, false)
         }
+        cacheResults[shared ? "shared" : "miss"]?.increment()
         let result = await task.value
         inFlight.withLock { calls in _ = calls.removeValue(forKey: key) }
         return try result.get()
@@ -81,12 +89,11 @@ final class Introspector: Sendable {
         var headers = HTTPHeaders()
         guard await authenticate(form: &form, headers: &headers) else { return .failure(.introspectionUnavailable) }
         let response: ProviderResponse
-        let started = ContinuousClock.now
         do {
-            response = try await http.postForm(endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout)
-            latency.record(duration: ContinuousClock.now - started)
+            response = try await http.postForm(
+                endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout, issuer: configuration.name,
+                call: .introspect)
         } catch {
-            latency.record(duration: ContinuousClock.now - started)
             outcomes["failed"]?.increment()
             logger.warning("Introspection failed", metadata: ["issuer": "\(configuration.name)", "reason": "\(error)"])
             return .failure(.introspectionUnavailable)
@@ -145,7 +152,9 @@ extension Introspector {
         var headers = HTTPHeaders()
         guard await authenticate(form: &form, headers: &headers) else { return .failed }
         do {
-            let response = try await http.postForm(endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout)
+            let response = try await http.postForm(
+                endpoint, form: form, headers: headers, timeout: settings.introspectionTimeout, issuer: configuration.name,
+                call: .revoke)
             guard response.status == 200 else {
                 logger.warning("Token revocation refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
                 return .failed

@@ -42,7 +42,6 @@ final class JWKSCache: Sendable {
     private let state = Mutex(State())
     private let fetchCounters: [String: Counter]
     private let staleGauge: Gauge
-    private let fetchLatency: Metrics.Timer
     private static let maxRememberedUnknownKids = 1024
 
     init(configuration: IssuerConfiguration, discovery: IssuerDiscovery, http: ProviderHTTP, logger: Logger) {
@@ -57,8 +56,6 @@ final class JWKSCache: Sendable {
         }
         self.fetchCounters = counters
         self.staleGauge = Gauge(label: "gateway_jwks_stale", dimensions: [("issuer", configuration.name)])
-        self.fetchLatency = Metrics.Timer(
-            label: "gateway_provider_call_duration", dimensions: [("issuer", configuration.name), ("call", "jwks")])
     }
 
     var status: Status {
@@ -171,9 +168,8 @@ final class JWKSCache: Sendable {
             return nil
         }
         do {
-            let started = ContinuousClock.now
-            let response = try await http.get(endpoints.jwksURL, timeout: configuration.jwks.fetchTimeout)
-            fetchLatency.record(duration: ContinuousClock.now - started)
+            let response = try await http.get(
+                endpoints.jwksURL, timeout: configuration.jwks.fetchTimeout, issuer: configuration.name, call: .jwks)
             guard response.status == 200 else {
                 recordFailure("status \(response.status)")
                 return nil

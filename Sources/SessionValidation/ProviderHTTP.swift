@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Metrics
 import NIOCore
 import NIOHTTP1
 
@@ -22,20 +23,34 @@ struct ProviderFetchError: Error, Sendable, CustomStringConvertible {
     var description: String { "\(kind.rawValue): \(message)" }
 }
 
+/// Which OIDC endpoint a provider call went to: the `call` label of the provider call metrics.
+enum ProviderCall: String, Sendable {
+    case discovery, jwks, introspect, revoke
+}
+
 /// Bounded, deadline-carrying calls to the issuer's OIDC endpoints.
+///
+/// Every call is counted in `gateway_provider_calls_total{issuer,call,outcome}` (`ok` for a 2xx answer,
+/// `status` for another status, else the failure kind: `timeout`, `transport`, `too_large`) and timed in
+/// `gateway_provider_call_duration_seconds{issuer,call}`.
 struct ProviderHTTP: Sendable {
     let client: HTTPClient
     var maxBodyBytes: Int = 1 << 20
 
-    func get(_ url: String, timeout: Duration) async throws(ProviderFetchError) -> ProviderResponse {
+    func get(
+        _ url: String, timeout: Duration, issuer: String, call: ProviderCall
+    ) async throws(ProviderFetchError) -> ProviderResponse {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")
-        return try await execute(request, timeout: timeout)
+        return try await measured(issuer: issuer, call: call) { () async throws(ProviderFetchError) in
+            try await execute(request, timeout: timeout)
+        }
     }
 
     func postForm(
-        _ url: String, form: [(String, String)], headers: HTTPHeaders, timeout: Duration
+        _ url: String, form: [(String, String)], headers: HTTPHeaders, timeout: Duration, issuer: String,
+        call: ProviderCall
     )
         async throws(ProviderFetchError) -> ProviderResponse
     {
@@ -45,7 +60,31 @@ struct ProviderHTTP: Sendable {
         request.headers.replaceOrAdd(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.replaceOrAdd(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
-        return try await execute(request, timeout: timeout)
+        return try await measured(issuer: issuer, call: call) { () async throws(ProviderFetchError) in
+            try await execute(request, timeout: timeout)
+        }
+    }
+
+    private func measured(
+        issuer: String, call: ProviderCall, _ body: () async throws(ProviderFetchError) -> ProviderResponse
+    ) async throws(ProviderFetchError) -> ProviderResponse {
+        let started = ContinuousClock.now
+        let result: Result<ProviderResponse, ProviderFetchError>
+        do throws(ProviderFetchError) {
+            result = .success(try await body())
+        } catch {
+            result = .failure(error)
+        }
+        let outcome =
+            switch result {
+            case .success(let response): (200..<300).contains(response.status) ? "ok" : "status"
+            case .failure(let error): error.kind.rawValue
+            }
+        let dimensions = [("issuer", issuer), ("call", call.rawValue)]
+        Metrics.Timer(label: "gateway_provider_call_duration_seconds", dimensions: dimensions)
+            .record(duration: ContinuousClock.now - started)
+        Counter(label: "gateway_provider_calls_total", dimensions: dimensions + [("outcome", outcome)]).increment()
+        return try result.get()
     }
 
     private func execute(

@@ -13,7 +13,10 @@ public enum TokenFormat: String, Sendable, Codable {
 }
 
 /// A token that passed every check, with the claims the gateway uses. Holds no token material.
-public struct VerifiedToken: Sendable {
+///
+/// A class: a verified token travels in every request's context and through several middlewares, and as a
+/// struct each copy retained every claim string (retain and release led `/v1/session` profiles).
+public final class VerifiedToken: Sendable {
     /// Shared by every token of the issuer: cached tokens carry a pointer, not a copy of the configuration.
     final class IssuerHandle: Sendable {
         let configuration: IssuerConfiguration
@@ -22,11 +25,20 @@ public struct VerifiedToken: Sendable {
 
     let issuerHandle: IssuerHandle
     public var issuer: IssuerConfiguration { issuerHandle.configuration }
-    public var format: TokenFormat
-    public var claims: TokenClaims
-    public var keyId: String?
-    public var expiresAt: Double
-    public var key: TokenKey
+    public let format: TokenFormat
+    public let claims: TokenClaims
+    public let keyId: String?
+    public let expiresAt: Double
+    public let key: TokenKey
+
+    init(issuerHandle: IssuerHandle, format: TokenFormat, claims: TokenClaims, keyId: String?, expiresAt: Double, key: TokenKey) {
+        self.issuerHandle = issuerHandle
+        self.format = format
+        self.claims = claims
+        self.keyId = keyId
+        self.expiresAt = expiresAt
+        self.key = key
+    }
 
     /// The verified facts principal resolution needs.
     public var sessionClaims: SessionClaims {
@@ -35,6 +47,12 @@ public struct VerifiedToken: Sendable {
             resourceOwnerId: claims.resourceOwnerId, resourceOwnerDomain: claims.resourceOwnerDomain,
             sessionId: claims.sessionId)
     }
+}
+
+/// A negative-cache entry: why an opaque token was refused, and by which issuer when that is known.
+struct InactiveToken: Sendable {
+    var failure: ValidationFailure
+    var issuerName: String?
 }
 
 /// Readiness of one issuer's validation material.
@@ -63,14 +81,19 @@ public final class SessionValidator: Sendable {
     private let byIssuer: [String: Int]
     private let settings: ValidationSettings
     private let verified: ExpiringCache<VerifiedToken>
-    private let inactive: ExpiringCache<ValidationFailure>
+    /// Opaque tokens recently refused, with the issuer that refused them (when one did).
+    private let inactive: ExpiringCache<InactiveToken>
     private let headers = Mutex<[Substring: JOSEHeader]>([:])
     private let logger: Logger
     private let revocations: (any SessionRevocationList)?
     private let validCounters: [String: Counter]
-    private let failureCounters: [ValidationFailure: Counter]
+    /// Refusals per issuer name (`unknown` until the token names a configured issuer) and reason.
+    private let failureCounters: [String: [ValidationFailure: Counter]]
     private let cacheHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "hit")])
     private let cacheMisses = Counter(label: "gateway_token_cache_total", dimensions: [("result", "miss")])
+    /// Opaque tokens refused from the short negative cache, without asking the issuer again.
+    private let inactiveHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "inactive_hit")])
+    static let unknownIssuerLabel = "unknown"
 
     /// - Parameter revocations: the gateway's own revocation list, consulted after every token verifies.
     public init(
@@ -112,8 +135,16 @@ public final class SessionValidator: Sendable {
                 ($0.name, Counter(label: "gateway_token_validations_total", dimensions: [("issuer", $0.name), ("outcome", "valid")]))
             })
         self.failureCounters = Dictionary(
-            uniqueKeysWithValues: ValidationFailure.allCases.map {
-                ($0, Counter(label: "gateway_token_validations_total", dimensions: [("issuer", "-"), ("outcome", $0.rawValue)]))
+            uniqueKeysWithValues: (configurations.map(\.name) + [Self.unknownIssuerLabel]).map { issuer in
+                let counters = Dictionary(
+                    uniqueKeysWithValues: ValidationFailure.allCases.map {
+                        (
+                            $0,
+                            Counter(
+                                label: "gateway_token_validations_total", dimensions: [("issuer", issuer), ("outcome", $0.rawValue)])
+                        )
+                    })
+                return (issuer, counters)
             })
     }
 
@@ -155,13 +186,16 @@ public final class SessionValidator: Sendable {
 
     /// Validates a bearer token, returning its verified claims or the reason it is refused.
     public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
+        // The issuer's name once the token (or its cached result) names a configured issuer: refusals are
+        // counted per issuer.
+        var issuerName: String?
         do throws(ValidationFailure) {
-            let result = try await validateUncounted(token)
+            let result = try await validateUncounted(token, issuerName: &issuerName)
             if let revocations, try await isRevoked(result, rawToken: token, list: revocations) { throw .revoked }
             validCounters[result.issuer.name]?.increment()
             return result
         } catch {
-            failureCounters[error]?.increment()
+            failureCounters[issuerName ?? Self.unknownIssuerLabel]?[error]?.increment()
             throw error
         }
     }
@@ -187,13 +221,16 @@ public final class SessionValidator: Sendable {
         return try await list.isRevoked(query)
     }
 
-    private func validateUncounted(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
+    private func validateUncounted(
+        _ token: String, issuerName: inout String?
+    ) async throws(ValidationFailure) -> VerifiedToken {
         guard !token.isEmpty else { throw .missing }
         guard token.utf8.count <= settings.maxTokenBytes else { throw .oversize }
         let key = TokenKey(token: token)
         let now = Date().timeIntervalSince1970
         if let cached = verified.value(for: key, now: now) {
             let issuer = issuers[byIssuer[cached.issuer.issuer] ?? 0]
+            issuerName = issuer.configuration.name
             if cached.format == .opaque || issuer.keys.isPublished(kid: cached.keyId) {
                 cacheHits.increment()
                 try await checkRevocation(token, verified: cached, issuer: issuer)
@@ -201,15 +238,19 @@ public final class SessionValidator: Sendable {
             }
             verified.remove(key)
         }
-        if let failure = inactive.value(for: key, now: now) { throw failure }
+        if let refused = inactive.value(for: key, now: now) {
+            inactiveHits.increment()
+            issuerName = refused.issuerName
+            throw refused.failure
+        }
         cacheMisses.increment()
         if CompactJWS.looksLikeJWS(token) {
-            let result = try await verifyJWT(token, key: key, now: now)
+            let result = try await verifyJWT(token, key: key, now: now, issuerName: &issuerName)
             verified.insert(result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds))
             try await checkRevocation(token, verified: result, issuer: issuers[byIssuer[result.issuer.issuer] ?? 0])
             return result
         }
-        return try await introspectOpaque(token, key: key, now: now)
+        return try await introspectOpaque(token, key: key, now: now, issuerName: &issuerName)
     }
 
     // MARK: JWT
@@ -227,7 +268,9 @@ public final class SessionValidator: Sendable {
         return header
     }
 
-    private func verifyJWT(_ token: String, key: TokenKey, now: Double) async throws(ValidationFailure) -> VerifiedToken {
+    private func verifyJWT(
+        _ token: String, key: TokenKey, now: Double, issuerName: inout String?
+    ) async throws(ValidationFailure) -> VerifiedToken {
         guard let jws = CompactJWS(token) else { throw .malformed }
         let header = try header(jws)
         if header.hasCritical { throw .unsupportedCritical }
@@ -240,6 +283,7 @@ public final class SessionValidator: Sendable {
         guard let iss = claims.issuer, let index = byIssuer[iss] else { throw .unknownIssuer }
         let issuer = issuers[index]
         let configuration = issuer.configuration
+        issuerName = configuration.name
         guard let alg = JWSAlgorithm(rawValue: header.alg), configuration.algorithms.contains(alg) else {
             throw .algorithmNotAllowed
         }
@@ -287,11 +331,15 @@ public final class SessionValidator: Sendable {
 
     // MARK: Opaque
 
-    private func introspectOpaque(_ token: String, key: TokenKey, now: Double) async throws(ValidationFailure) -> VerifiedToken {
+    private func introspectOpaque(
+        _ token: String, key: TokenKey, now: Double, issuerName: inout String?
+    ) async throws(ValidationFailure) -> VerifiedToken {
         // Opaque Zitadel tokens are printable, with no whitespace: anything else is refused unsent.
         guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .malformed }
         let candidates = issuers.filter { $0.introspector != nil }
         guard !candidates.isEmpty else { throw .unsupportedTokenType }
+        // One introspecting issuer: its refusals are its own. With several, only the one that knows the token is.
+        if candidates.count == 1 { issuerName = candidates[0].configuration.name }
         var lastFailure: ValidationFailure = .inactive
         for issuer in candidates {
             guard let introspector = issuer.introspector else { continue }
@@ -311,13 +359,16 @@ public final class SessionValidator: Sendable {
                 lastFailure = .unknownIssuer
                 continue
             }
+            issuerName = issuer.configuration.name
             try checkTimeAndAudience(claims, configuration: issuer.configuration, now: now)
             return VerifiedToken(
                 issuerHandle: issuer.handle, format: .opaque, claims: claims, keyId: nil,
                 expiresAt: claims.expiresAt ?? now, key: key)
         }
         if lastFailure == .inactive {
-            inactive.insert(.inactive, for: key, expiresAt: now + Double(settings.negativeCacheTTL.components.seconds))
+            inactive.insert(
+                InactiveToken(failure: .inactive, issuerName: issuerName), for: key,
+                expiresAt: now + Double(settings.negativeCacheTTL.components.seconds))
         }
         throw lastFailure
     }

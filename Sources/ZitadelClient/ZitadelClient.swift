@@ -195,7 +195,7 @@ public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, S
         }
     }
 
-    private static func record(rpc: String, outcome: String, started: ContinuousClock.Instant) {
+    static func record(rpc: String, outcome: String, started: ContinuousClock.Instant) {
         Counter(label: "gateway_zitadel_calls_total", dimensions: [("rpc", rpc), ("outcome", outcome)]).increment()
         Timer(label: "gateway_zitadel_call_duration_seconds", dimensions: [("rpc", rpc)])
             .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
@@ -290,6 +290,9 @@ actor ServiceTokenSource {
         }
     }
 
+    /// The `rpc` label of JWT-profile token requests in the Zitadel call metrics.
+    static let tokenRPC = "oauth/token"
+
     func invalidate() { cached = nil }
 
     func token(timeout: Duration) async throws(ZitadelClientError) -> String {
@@ -333,14 +336,20 @@ actor ServiceTokenSource {
         request.body = .bytes(ByteBuffer(string: encoded))
         let status: Int
         let body: ByteBuffer
+        let started = ContinuousClock.now
         do {
             let response = try await httpClient.execute(request, timeout: .nanoseconds(ZitadelClient.nanoseconds(timeout)))
             status = Int(response.status.code)
             body = try await response.body.collect(upTo: 64 * 1024)
-        } catch { throw .credentialUnavailable("token endpoint unreachable") }
+        } catch {
+            ZitadelClient.record(rpc: Self.tokenRPC, outcome: "unavailable", started: started)
+            throw .credentialUnavailable("token endpoint unreachable")
+        }
         guard status == 200, let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(buffer: body)) else {
+            ZitadelClient.record(rpc: Self.tokenRPC, outcome: status == 200 ? "malformed" : "refused", started: started)
             throw .credentialUnavailable("token endpoint answered \(status)")
         }
+        ZitadelClient.record(rpc: Self.tokenRPC, outcome: "ok", started: started)
         let lifetime = max(30, (decoded.expires_in ?? 3600) - 60)
         cached = (decoded.access_token, ContinuousClock.now + .seconds(lifetime))
         return decoded.access_token

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import MockZitadel
 import NIOCore
+import Prometheus
 import SessionValidation
 import Testing
 
@@ -101,6 +102,7 @@ enum Harness {
         apiKeys: [APIKeyConfiguration] = [],
         configure: (_ configuration: inout GatewayConfiguration, _ mockBaseURL: String) -> Void = { _, _ in },
         logs: LogCapture? = nil,
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
@@ -108,7 +110,7 @@ enum Harness {
                 port: 0, issuers: [issuer(baseURL, tweak)], apiKeys: apiKeys)
             configure(&configuration, baseURL)
             let logger = logs?.logger ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            let app = try await buildApplication(configuration: configuration, logger: logger)
+            let app = try await buildApplication(configuration: configuration, logger: logger, registry: registry)
             try await app.test(testing) { client in
                 try await body(client, MockAdmin(baseURL: baseURL, mock: mock))
             }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Prometheus
 import Testing
 
 @testable import GatewayApp
@@ -25,6 +26,7 @@ enum LifecycleHarness {
         policy: MFAPolicyConfiguration = MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"),
         style: MFASetupURLStyle = .console, apiKeys: [APIKeyConfiguration] = [], testing: TestingSetup = .router,
         sms: SMSSettings = SMSSettings(), smsLeaseSeconds: Double? = nil, logs: LogCapture? = nil,
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin, MockRPC) async throws -> Void
     ) async throws {
         let pat = try #require(Seeded.servicePAT, "Mocks/seed.json has no PAT for the gateway machine user")
@@ -37,7 +39,9 @@ enum LifecycleHarness {
             configuration.sms = sms
             configuration.sms.forwardLeaseSeconds = smsLeaseSeconds
         }
-        try await Harness.withGateway(testing: testing, apiKeys: apiKeys, configure: configure, logs: logs) { client, admin in
+        try await Harness.withGateway(
+            testing: testing, apiKeys: apiKeys, configure: configure, logs: logs, registry: registry
+        ) { client, admin in
             try await body(client, admin, MockRPC(baseURL: admin.baseURL, pat: pat))
         }
     }
