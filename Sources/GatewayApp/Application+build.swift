@@ -72,7 +72,7 @@ func buildRouter(
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestIdMiddleware())
     // Metrics outside the problem mapping, so that refusals are counted with the status actually sent.
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware())
     let methodTable = RouteMethodTable()
     router.add(middleware: ProblemMiddleware(routes: methodTable))
     OpsController(validator: validator, registry: registry, openAPI: OpsController.loadOpenAPI()).addRoutes(to: router)
