@@ -53,24 +53,43 @@ struct LifecycleCaller: Sendable {
     var auditTenant: String { tenant ?? homeOrg }
 }
 
-/// Provider lookups for one user, cached briefly; failures are never cached.
+/// Provider lookups for one user, cached briefly; failures are never cached. Concurrent requests for a key that
+/// is not cached share one lookup (a portal opening several tabs, or a burst when an entry expires, makes one
+/// set of Zitadel calls, not one per request).
 actor ProviderStateCache {
     private var entries: [String: (state: MFAProviderState, expiresAt: ContinuousClock.Instant)] = [:]
+    private var inFlight: [String: Task<MFALifecycleService.ProviderLookup, Never>] = [:]
+    /// Bumped by every invalidation: a lookup that started before one is not stored (it may predate a change).
+    private var generation = 0
     private let ttl: Duration
     private let capacity = 10_000
+    private let hits = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "hit")])
+    private let misses = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "miss")])
+    private let shared = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "shared")])
 
     init(ttl: Duration) { self.ttl = ttl }
 
-    private let hits = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "hit")])
-    private let misses = Counter(label: "gateway_provider_state_cache_total", dimensions: [("result", "miss")])
-
-    func value(for key: String) -> MFAProviderState? {
-        guard let entry = entries[key], entry.expiresAt > ContinuousClock.now else {
-            misses.increment()
-            return nil
+    /// The cached state for `key`, else the result of a lookup already running for it, else of `load` (stored
+    /// when it may be cached and nothing was invalidated meanwhile).
+    func value(
+        for key: String, load: @escaping @Sendable () async -> MFALifecycleService.ProviderLookup
+    ) async -> MFALifecycleService.ProviderLookup {
+        if let entry = entries[key], entry.expiresAt > ContinuousClock.now {
+            hits.increment()
+            return MFALifecycleService.ProviderLookup(state: entry.state, sessionHasSecondFactor: entry.state.sessionHasSecondFactor)
         }
-        hits.increment()
-        return entry.state
+        if let running = inFlight[key] {
+            shared.increment()
+            return await running.value
+        }
+        misses.increment()
+        let started = generation
+        let task = Task { await load() }
+        inFlight[key] = task
+        let result = await task.value
+        if inFlight[key] == task { inFlight[key] = nil }
+        if started == generation { store(result.state, for: key) }
+        return result
     }
 
     func store(_ state: MFAProviderState, for key: String) {
@@ -85,6 +104,8 @@ actor ProviderStateCache {
 
     func invalidate(userId: String) {
         entries = entries.filter { !$0.key.hasPrefix(userId + "|") }
+        inFlight = inFlight.filter { !$0.key.hasPrefix(userId + "|") }
+        generation += 1
     }
 }
 
@@ -165,12 +186,18 @@ struct MFALifecycleService: Sendable {
         var sessionHasSecondFactor: Bool?
     }
 
-    /// Runs the lookups concurrently; each failure degrades its part of the state instead of failing.
+    /// The provider's view of the caller: cached, shared with a lookup already running, or looked up. After an
+    /// action (`bypassCache`) it is always looked up afresh.
     func providerState(for caller: LifecycleCaller, bypassCache: Bool) async -> ProviderLookup {
         let key = "\(caller.userId)|\(caller.sessionId ?? "")"
-        if !bypassCache, let cached = await cache.value(for: key) {
-            return ProviderLookup(state: cached, sessionHasSecondFactor: cached.sessionHasSecondFactor)
-        }
+        guard bypassCache else { return await cache.value(for: key) { await self.lookUp(caller) } }
+        let fresh = await lookUp(caller)
+        await cache.store(fresh.state, for: key)
+        return fresh
+    }
+
+    /// Runs the lookups concurrently; each failure degrades its part of the state instead of failing.
+    private func lookUp(_ caller: LifecycleCaller) async -> ProviderLookup {
         guard let directory else {
             return ProviderLookup(
                 state: MFAProviderState(
@@ -237,7 +264,6 @@ struct MFALifecycleService: Sendable {
         case .failure: state.sessionUsedRecoveryCode = nil
         }
         state.sessionHasSecondFactor = sessionSecondFactor
-        await cache.store(state, for: key)
         return ProviderLookup(state: state, sessionHasSecondFactor: sessionSecondFactor)
     }
 

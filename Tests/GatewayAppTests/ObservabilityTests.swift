@@ -139,4 +139,20 @@ extension TestClientProtocol {
             #expect(lookups > 0)
         }
     }
+
+    @Test func concurrentSnapshotsShareOneProviderLookup() async throws {
+        try await LifecycleHarness.run(cacheSeconds: 30) { client, admin, _ in
+            let token = try await admin.token(Seeded.aliceClientAdmin)
+            let headers: HTTPFields = [.authorization: "Bearer \(token)"]
+            try await admin.delete("/mock/admin/journal")
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await client.execute(uri: "/v1/portal-mfa-lifecycle", method: .get, headers: headers).status }
+                }
+                for try await status in group { #expect(status == .ok) }
+            }
+            let (_, entries) = try await admin.get("/mock/admin/journal?rpc=UserService/GetUserByID")
+            #expect((entries as? [Any])?.count == 1)
+        }
+    }
 }
