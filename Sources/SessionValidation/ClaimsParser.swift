@@ -55,7 +55,7 @@ struct ClaimsParser {
 
     private mutating func readClaims(into claims: inout TokenClaims) throws(Malformed) {
         skipWhitespace()
-        var seen = Set<String>()
+        var seen = Set<String>(minimumCapacity: 32)
         try readObject(depth: 1) { parser, key throws(Malformed) in
             if let known = Self.classify(key) {
                 guard seen.insert(key).inserted else { throw Malformed() }
@@ -327,6 +327,8 @@ struct ClaimsParser {
     }
 
     private func validUTF8(_ slice: ArraySlice<UInt8>) throws(Malformed) -> String {
+        // Claims are nearly always ASCII, which is valid UTF-8 as it stands; only other text is validated.
+        if slice.allSatisfy({ $0 < 0x80 }) { return String(decoding: slice, as: UTF8.self) }
         guard let string = String(validating: slice, as: UTF8.self) else { throw Malformed() }
         return string
     }
