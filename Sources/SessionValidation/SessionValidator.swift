@@ -17,10 +17,20 @@ public enum TokenFormat: String, Sendable, Codable {
 /// A class: a verified token travels in every request's context and through several middlewares, and as a
 /// struct each copy retained every claim string (retain and release led `/v1/session` profiles).
 public final class VerifiedToken: Sendable {
-    /// Shared by every token of the issuer: cached tokens carry a pointer, not a copy of the configuration.
+    /// Shared by every token of the issuer: cached tokens carry a pointer, not a copy of the configuration, and
+    /// find their issuer and its counter without a lookup by name on every request.
     final class IssuerHandle: Sendable {
         let configuration: IssuerConfiguration
-        init(_ configuration: IssuerConfiguration) { self.configuration = configuration }
+        /// The issuer's position in the validator's list.
+        let index: Int
+        let validCounter: Counter
+
+        init(_ configuration: IssuerConfiguration, index: Int) {
+            self.configuration = configuration
+            self.index = index
+            self.validCounter = Counter(
+                label: "gateway_token_validations_total", dimensions: [("issuer", configuration.name), ("outcome", "valid")])
+        }
     }
 
     let issuerHandle: IssuerHandle
@@ -86,7 +96,6 @@ public final class SessionValidator: Sendable {
     private let headers = Mutex<[Substring: JOSEHeader]>([:])
     private let logger: Logger
     private let revocations: (any SessionRevocationList)?
-    private let validCounters: [String: Counter]
     /// Refusals per issuer name (`unknown` until the token names a configured issuer) and reason.
     private let failureCounters: [String: [ValidationFailure: Counter]]
     private let cacheHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "hit")])
@@ -110,7 +119,7 @@ public final class SessionValidator: Sendable {
         }
         let http = ProviderHTTP(client: httpClient)
         var issuers: [Issuer] = []
-        for configuration in configurations {
+        for (index, configuration) in configurations.enumerated() {
             let discovery = IssuerDiscovery(configuration: configuration, http: http, logger: logger)
             let keys = JWKSCache(configuration: configuration, discovery: discovery, http: http, logger: logger)
             let introspector = try configuration.introspection.map {
@@ -120,7 +129,7 @@ public final class SessionValidator: Sendable {
             }
             issuers.append(
                 Issuer(
-                    configuration: configuration, handle: VerifiedToken.IssuerHandle(configuration), discovery: discovery,
+                    configuration: configuration, handle: VerifiedToken.IssuerHandle(configuration, index: index), discovery: discovery,
                     keys: keys, introspector: introspector))
         }
         self.issuers = issuers
@@ -130,10 +139,6 @@ public final class SessionValidator: Sendable {
         self.inactive = ExpiringCache(capacity: max(1024, settings.cacheCapacity / 10))
         self.logger = logger
         self.revocations = revocations
-        self.validCounters = Dictionary(
-            uniqueKeysWithValues: configurations.map {
-                ($0.name, Counter(label: "gateway_token_validations_total", dimensions: [("issuer", $0.name), ("outcome", "valid")]))
-            })
         self.failureCounters = Dictionary(
             uniqueKeysWithValues: (configurations.map(\.name) + [Self.unknownIssuerLabel]).map { issuer in
                 let counters = Dictionary(
@@ -184,6 +189,13 @@ public final class SessionValidator: Sendable {
         return await issuers[index].discovery.endpoints()
     }
 
+    /// The issuer that verified `token`: found through its handle, which must be this validator's own.
+    private func issuer(of token: VerifiedToken) -> Issuer? {
+        let index = token.issuerHandle.index
+        guard issuers.indices.contains(index), issuers[index].handle === token.issuerHandle else { return nil }
+        return issuers[index]
+    }
+
     /// Validates a bearer token, returning its verified claims or the reason it is refused.
     public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
         // The issuer's name once the token (or its cached result) names a configured issuer: refusals are
@@ -192,7 +204,7 @@ public final class SessionValidator: Sendable {
         do throws(ValidationFailure) {
             let result = try await validateUncounted(token, issuerName: &issuerName)
             if let revocations, try await isRevoked(result, rawToken: token, list: revocations) { throw .revoked }
-            validCounters[result.issuer.name]?.increment()
+            result.issuerHandle.validCounter.increment()
             return result
         } catch {
             failureCounters[issuerName ?? Self.unknownIssuerLabel]?[error]?.increment()
@@ -208,8 +220,8 @@ public final class SessionValidator: Sendable {
         _ token: VerifiedToken, rawToken: String, list: any SessionRevocationList
     ) async throws(ValidationFailure) -> Bool {
         var query = RevocationQuery(token)
-        if query.sessionId == nil, token.format == .jwt, let index = byIssuer[token.issuer.issuer],
-            let introspector = issuers[index].introspector, try await list.hasSessionRevocations(userId: query.userId)
+        if query.sessionId == nil, token.format == .jwt, let introspector = issuer(of: token)?.introspector,
+            try await list.hasSessionRevocations(userId: query.userId)
         {
             // An introspection fault refuses with the introspector's own reason (503 `issuer_unavailable`).
             let outcome = try await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
@@ -229,7 +241,7 @@ public final class SessionValidator: Sendable {
         let key = TokenKey(token: token)
         let now = Date().timeIntervalSince1970
         if let cached = verified.value(for: key, now: now) {
-            let issuer = issuers[byIssuer[cached.issuer.issuer] ?? 0]
+            guard let issuer = issuer(of: cached) else { throw .unknownIssuer }
             issuerName = issuer.configuration.name
             if cached.format == .opaque || issuer.keys.isPublished(kid: cached.keyId) {
                 cacheHits.increment()
@@ -247,7 +259,7 @@ public final class SessionValidator: Sendable {
         if CompactJWS.looksLikeJWS(token) {
             let result = try await verifyJWT(token, key: key, now: now, issuerName: &issuerName)
             verified.insert(result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds))
-            try await checkRevocation(token, verified: result, issuer: issuers[byIssuer[result.issuer.issuer] ?? 0])
+            try await checkRevocation(token, verified: result, issuer: issuers[result.issuerHandle.index])
             return result
         }
         return try await introspectOpaque(token, key: key, now: now, issuerName: &issuerName)
@@ -387,7 +399,7 @@ public final class SessionValidator: Sendable {
     /// authentication) and forgets every cached result for it on this instance.
     public func revokeAtIssuer(_ token: VerifiedToken, rawToken: String) async -> IssuerRevocation {
         verified.remove(token.key)
-        guard let index = byIssuer[token.issuer.issuer], let introspector = issuers[index].introspector else {
+        guard let introspector = issuer(of: token)?.introspector else {
             return .unsupported
         }
         return await introspector.revoke(rawToken, key: token.key)
@@ -397,7 +409,7 @@ public final class SessionValidator: Sendable {
     /// neither says (Zitadel JWT access tokens carry no `sid`).
     public func sessionId(for token: VerifiedToken, rawToken: String) async -> String? {
         if let sid = token.claims.sessionId { return sid }
-        guard token.format == .jwt, let index = byIssuer[token.issuer.issuer], let introspector = issuers[index].introspector,
+        guard token.format == .jwt, let introspector = issuer(of: token)?.introspector,
             case .active(let claims)? = try? await introspector.introspect(
                 rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
         else { return nil }
@@ -411,8 +423,7 @@ public final class SessionValidator: Sendable {
         if let amr = token.claims.amr {
             return .fromAMR(amr, source: token.format == .jwt ? .tokenAMR : .introspection)
         }
-        guard token.format == .jwt, let index = byIssuer[token.issuer.issuer],
-            let introspector = issuers[index].introspector
+        guard token.format == .jwt, let introspector = issuer(of: token)?.introspector
         else { return .unknown }
         guard
             case .active(let claims)? = try? await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL),
