@@ -53,11 +53,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw GatewayProblem(.invalidToken, "Use the Bearer scheme: `Authorization: Bearer <token>`.")
         }
         let verified: VerifiedToken
-        do {
-            verified = try await validator.validate(token)
-        } catch {
-            context.logger.info("Token refused", metadata: ["reason": "\(error.rawValue)"])
-            throw error.problem
+        if let cached = validator.cachedValidation(token) {
+            verified = cached
+        } else {
+            do {
+                verified = try await validator.validate(token)
+            } catch {
+                context.logger.info("Token refused", metadata: ["reason": "\(error.rawValue)"])
+                throw error.problem
+            }
         }
         let principal = try PrincipalResolver.resolve(verified.sessionClaims, requestedTenant: requestedTenant.first)
         context.identity = .session(verified, principal, rawToken: token)

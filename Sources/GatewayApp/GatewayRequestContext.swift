@@ -5,8 +5,12 @@ import Logging
 import SessionValidation
 
 /// Who is calling: a portal session (bearer token) or a trusted integration (API key).
+///
+/// `indirect`: the context is copied through every middleware, and a boxed session is one reference to retain
+/// where the payload inline was a dozen (most of them claim strings shared with the token cache, so contended
+/// between threads serving the same session).
 public enum CallerIdentity: Sendable {
-    case session(VerifiedToken, Principal, rawToken: String)
+    indirect case session(VerifiedToken, Principal, rawToken: String)
     case integration(APIKeyConfiguration, activeTenant: String?)
 }
 

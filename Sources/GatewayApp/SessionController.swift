@@ -94,7 +94,12 @@ struct SessionController {
     @Sendable func session(_ request: Request, context: GatewayRequestContext) async throws -> SessionDTO {
         switch context.identity {
         case .session(let token, let principal, let raw):
-            let mfa = await validator.mfaChallenge(for: token, rawToken: raw)
+            let mfa: MFAChallenge
+            if let local = validator.localMFAChallenge(for: token) {
+                mfa = local
+            } else {
+                mfa = await validator.mfaChallenge(for: token, rawToken: raw)
+            }
             let tenant = { (ref: OrganisationRef) in
                 TenantDTO(
                     orgId: ref.orgId, domain: ref.domain,

@@ -99,6 +99,13 @@ final class StoreRevocationList: SessionRevocationList {
         return state.withLock { $0.users[userId]?.hasSessions(now: now) ?? false }
     }
 
+    func isClear(userId: String) -> Bool {
+        state.withLock { state in
+            guard let synced = state.syncedAt, ContinuousClock.now - synced < ttl else { return false }
+            return state.users[userId] == nil
+        }
+    }
+
     /// Applies a revocation this instance just recorded, so it bites here at once.
     func note(_ revocation: SessionRevocation) {
         state.withLock { $0.users[revocation.userId, default: UserRevocations()].apply(revocation, retention: retention) }

@@ -32,8 +32,14 @@ public protocol SessionRevocationList: Sendable {
     /// True when some of the user's sessions were ended one by one: the validator then learns the session of a
     /// token that does not name it (Zitadel JWT access tokens carry no `sid`) before asking `isRevoked`.
     func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool
+
+    /// True only when the list is fresh and holds nothing at all for `userId`, answered from memory without
+    /// suspending: a cached token is then accepted without the full check. False means "ask `isRevoked`".
+    func isClear(userId: String) -> Bool
 }
 
 extension SessionRevocationList {
     public func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool { false }
+
+    public func isClear(userId: String) -> Bool { false }
 }

@@ -196,6 +196,30 @@ public final class SessionValidator: Sendable {
         return issuers[index]
     }
 
+    /// A token verified before, accepted without suspending when every check it still needs is local: the
+    /// cache holds it unexpired, its key is still published, its issuer does not confirm each token by
+    /// introspection, and the revocation list (when there is one) is fresh and holds nothing for its user.
+    /// Nil means "call `validate`", which decides every other case (and counts refusals).
+    ///
+    /// Synchronous on purpose: a cache hit is most requests, and the async calls of the full path (validation,
+    /// revocation check, revocation list) cost more than the lookup itself.
+    public func cachedValidation(_ token: String) -> VerifiedToken? {
+        guard !token.isEmpty, token.utf8.count <= settings.maxTokenBytes else { return nil }
+        guard let cached = verified.value(for: TokenKey(token: token), now: Date().timeIntervalSince1970),
+            let issuer = issuer(of: cached)
+        else { return nil }
+        switch cached.format {
+        case .jwt:
+            guard !issuer.configuration.revocationCheck, issuer.keys.isPublished(kid: cached.keyId) else { return nil }
+        case .opaque:
+            break
+        }
+        if let revocations, !revocations.isClear(userId: cached.claims.subject ?? "") { return nil }
+        cacheHits.increment()
+        cached.issuerHandle.validCounter.increment()
+        return cached
+    }
+
     /// Validates a bearer token, returning its verified claims or the reason it is refused.
     public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
         // The issuer's name once the token (or its cached result) names a configured issuer: refusals are
@@ -418,13 +442,20 @@ public final class SessionValidator: Sendable {
 
     // MARK: MFA
 
-    /// The session's MFA challenge: from the token's `amr` when present, else from introspection (cached).
-    public func mfaChallenge(for token: VerifiedToken, rawToken: String) async -> MFAChallenge {
+    /// The session's MFA challenge when the token itself settles it (its `amr`, or no introspection to ask),
+    /// without suspending; nil when introspection must be asked.
+    public func localMFAChallenge(for token: VerifiedToken) -> MFAChallenge? {
         if let amr = token.claims.amr {
             return .fromAMR(amr, source: token.format == .jwt ? .tokenAMR : .introspection)
         }
-        guard token.format == .jwt, let introspector = issuer(of: token)?.introspector
-        else { return .unknown }
+        guard token.format == .jwt, issuer(of: token)?.introspector != nil else { return .unknown }
+        return nil
+    }
+
+    /// The session's MFA challenge: from the token's `amr` when present, else from introspection (cached).
+    public func mfaChallenge(for token: VerifiedToken, rawToken: String) async -> MFAChallenge {
+        if let local = localMFAChallenge(for: token) { return local }
+        guard let introspector = issuer(of: token)?.introspector else { return .unknown }
         guard
             case .active(let claims)? = try? await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL),
             let amr = claims.amr

@@ -51,6 +51,26 @@ final class CountingStore: Sendable {
         try await store.close()
     }
 
+    /// The synchronous answer that lets a cached token skip the full check: only a fresh list that holds
+    /// nothing for the user says clear; before the first read, for a user with revocations, after a local note
+    /// and once the list is stale, it defers to `isRevoked`.
+    @Test func clearOnlyWhenFreshAndNothingIsHeldForTheUser() async throws {
+        let store = CountingStore(try await GatewayStoreFactory.open(url: "sqlite::memory:"))
+        _ = try await store.recordRevocation(SessionRevocation(userId: "u1", scope: .allSessions, target: nil, expiresAt: nil))
+        let list = store.list(ttl: .milliseconds(300))
+        #expect(list.isClear(userId: "u2") == false)
+        _ = try await list.isRevoked(Self.query("u2", iat: 0))
+        #expect(list.isClear(userId: "u2"))
+        #expect(list.isClear(userId: "u1") == false)
+        list.note(SessionRevocation(userId: "u2", scope: .token, target: "j1", expiresAt: Date().timeIntervalSince1970 + 60))
+        #expect(list.isClear(userId: "u2") == false)
+        #expect(list.isClear(userId: "u3"))
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(list.isClear(userId: "u3") == false)
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+        try await store.close()
+    }
+
     @Test func decidesByNotBeforeSessionAndToken() async throws {
         let store = CountingStore(try await GatewayStoreFactory.open(url: "sqlite::memory:"))
         // Recorded elsewhere (another instance): read from the store on the first query.
