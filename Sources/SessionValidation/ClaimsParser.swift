@@ -33,17 +33,53 @@ struct ClaimsParser {
         case iss, sub, aud, exp, nbf, iat, authTime, jti, clientId, amr, sid, username
         case ownerId, ownerName, ownerDomain, active
         case roles(String)
+
+        /// One bit per fixed claim, for the duplicate check; nil for role claims, whose names vary.
+        var bit: UInt32? {
+            switch self {
+            case .iss: 1 << 0
+            case .sub: 1 << 1
+            case .aud: 1 << 2
+            case .exp: 1 << 3
+            case .nbf: 1 << 4
+            case .iat: 1 << 5
+            case .authTime: 1 << 6
+            case .jti: 1 << 7
+            case .clientId: 1 << 8
+            case .amr: 1 << 9
+            case .sid: 1 << 10
+            case .username: 1 << 11
+            case .ownerId: 1 << 12
+            case .ownerName: 1 << 13
+            case .ownerDomain: 1 << 14
+            case .active: 1 << 15
+            case .roles: nil
+            }
+        }
     }
 
-    private static let knownKeys: [String: Known] = [
-        "iss": .iss, "sub": .sub, "aud": .aud, "exp": .exp, "nbf": .nbf, "iat": .iat, "auth_time": .authTime,
-        "jti": .jti, "client_id": .clientId, "amr": .amr, "sid": .sid, "username": .username,
-        "urn:zitadel:iam:user:resourceowner:id": .ownerId, "urn:zitadel:iam:user:resourceowner:name": .ownerName,
-        "urn:zitadel:iam:user:resourceowner:primary_domain": .ownerDomain, "active": .active,
-    ]
-
+    /// A `switch` rather than a dictionary: most claim names are small strings, compared as two machine words
+    /// without hashing.
     private static func classify(_ key: String) -> Known? {
-        if let known = knownKeys[key] { return known }
+        switch key {
+        case "iss": return .iss
+        case "sub": return .sub
+        case "aud": return .aud
+        case "exp": return .exp
+        case "nbf": return .nbf
+        case "iat": return .iat
+        case "auth_time": return .authTime
+        case "jti": return .jti
+        case "client_id": return .clientId
+        case "amr": return .amr
+        case "sid": return .sid
+        case "username": return .username
+        case "active": return .active
+        case "urn:zitadel:iam:user:resourceowner:id": return .ownerId
+        case "urn:zitadel:iam:user:resourceowner:name": return .ownerName
+        case "urn:zitadel:iam:user:resourceowner:primary_domain": return .ownerDomain
+        default: break
+        }
         if key == TokenClaims.rolesKey { return .roles(key) }
         if key.hasPrefix(TokenClaims.projectRolesPrefix), key.hasSuffix(TokenClaims.projectRolesSuffix),
             !key.hasPrefix(TokenClaims.projectRolesPrefix + "id:")
@@ -55,10 +91,17 @@ struct ClaimsParser {
 
     private mutating func readClaims(into claims: inout TokenClaims) throws(Malformed) {
         skipWhitespace()
-        var seen = Set<String>(minimumCapacity: 32)
+        // Fixed claims are tracked in a bit set; only role claims (rare, and named by project) need a set.
+        var seen: UInt32 = 0
+        var seenRoles = Set<String>()
         try readObject(depth: 1) { parser, key throws(Malformed) in
             if let known = Self.classify(key) {
-                guard seen.insert(key).inserted else { throw Malformed() }
+                if let bit = known.bit {
+                    guard seen & bit == 0 else { throw Malformed() }
+                    seen |= bit
+                } else {
+                    guard seenRoles.insert(key).inserted else { throw Malformed() }
+                }
                 try parser.readValue(for: known, into: &claims)
             } else {
                 try parser.skipValue(depth: 1)
@@ -253,9 +296,18 @@ struct ClaimsParser {
             guard isDigit(peek()) else { throw Malformed() }
             while isDigit(peek()) { index += 1 }
         }
-        guard index - start <= 64,
-            let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite
-        else { throw Malformed() }
+        guard index - start <= 64 else { throw Malformed() }
+        // Integers of up to 15 digits (every JWT time) are exact in a Double: convert them without a String.
+        let negative = bytes[start] == UInt8(ascii: "-")
+        let digitsStart = negative ? start + 1 : start
+        if index - digitsStart <= 15, bytes[digitsStart..<index].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            var integer: Int64 = 0
+            for digit in bytes[digitsStart..<index] { integer = integer * 10 + Int64(digit - 0x30) }
+            return negative ? -Double(integer) : Double(integer)
+        }
+        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else {
+            throw Malformed()
+        }
         return value
     }
 

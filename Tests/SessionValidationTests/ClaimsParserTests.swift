@@ -25,6 +25,8 @@ import Testing
     @Test(arguments: [
         zitadelJWT, introspection, "{}", #"{"aud":[],"amr":[]}"#, #"{"exp":null,"amr":["a",1]}"#,
         #"{"iss":5,"sub":{"a":1},"aud":7,"active":"yes","urn:zitadel:iam:org:project:roles":{"r":{"o":1}}}"#,
+        #"{"exp":-0,"iat":999999999999999,"nbf":1234567890123456789,"auth_time":-17}"#,
+        #"{"exp":1e3,"iat":0,"nbf":-1795000000,"auth_time":12.75}"#,
     ])
     func agreesWithFoundation(document: String) throws {
         let parsed = try ClaimsParser.parse(Array(document.utf8))
@@ -50,7 +52,9 @@ import Testing
     @Test(arguments: [
         "", "[]", "{", "{]", #"{"a":1,}"#, #"{"a" 1}"#, #"{"iss":"a","iss":"b"}"#, #"{"exp":"1"}"#, #"{"exp":01}"#,
         #"{"exp":1.}"#, #"{"exp":-}"#, #"{"a":tru}"#, "{\"a\":\"\u{01}\"}", #"{"a":"\x"}"#, #"{"a":"\ud800"}"#,
-        #"{"a":"\udc00\ud800"}"#, #"{} {}"#, #"{"a":1} x"#, #"{'a':1}"#, #"{"a":NaN}"#, #"{"exp":1e999}"#,
+        #"{"a":"\udc00\ud800"}"#, #"{} {}"#, #"{"sub":"a","sub":"a"}"#, #"{"aud":[],"x":1,"aud":[]}"#,
+        #"{"urn:zitadel:iam:org:project:roles":{},"urn:zitadel:iam:org:project:roles":{}}"#, #"{"a":1} x"#, #"{'a':1}"#, #"{"a":NaN}"#,
+        #"{"exp":1e999}"#,
         String(repeating: #"{"a":"#, count: 40) + "1" + String(repeating: "}", count: 40),
     ])
     func refusesMalformedDocuments(document: String) {

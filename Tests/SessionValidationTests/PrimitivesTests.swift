@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SessionValidation
@@ -10,9 +11,24 @@ import Testing
         }
     }
 
-    @Test(arguments: ["ab==", "a+b/", "ab c", "a", "abcde", "YQ=", "YR"])
+    @Test(arguments: ["ab==", "a+b/", "ab c", "a", "abcde", "YQ=", "YR", "YWJ", "YWJjYWJ", "YWJjY.Jj", "YWJj\u{0}WJj", "YWJjYW+"])
     func rejectsNonCanonicalOrForeignInput(input: String) {
         #expect(Base64URL.decode(input) == nil)
+    }
+
+    /// The decoder works four characters at a time: every length, every byte value, against Foundation.
+    @Test func agreesWithFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            for _ in 0..<20 {
+                let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let standard = Data(bytes).base64EncodedString()
+                let url = standard.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                    .replacingOccurrences(of: "=", with: "")
+                #expect(Base64URL.decode(url) == bytes, "\(url)")
+                #expect(Base64URL.encode(bytes) == url)
+            }
+        }
     }
 }
 
