@@ -112,8 +112,13 @@ struct JSONWriter {
 
     /// A `200 OK` JSON response carrying what was written.
     func response(status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        Self.response(ByteBuffer(bytes: bytes), status: status)
     }
+
+    /// A JSON response carrying `body` (shared, not copied).
+    static func response(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    private static let headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
 }

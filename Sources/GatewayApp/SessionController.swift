@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import SessionValidation
+import Synchronization
 
 /// `GET /v1/session`: who the caller is, for the portal.
 struct SessionController {
@@ -31,7 +32,7 @@ struct SessionController {
         var amr: [String]?
     }
 
-    struct SessionDTO: ResponseGenerator {
+    struct SessionDTO {
         var kind: String
         var subject: String?
         var issuer: String?
@@ -48,7 +49,7 @@ struct SessionController {
         var apiKey: String?
 
         /// Written by hand: see `JSONWriter`. Optional fields that are nil are omitted, as `JSONEncoder` does.
-        func response(from request: Request, context: some RequestContext) throws -> Response {
+        func body() -> ByteBuffer {
             var json = JSONWriter()
             json.object { json in
                 json.key("kind")
@@ -83,7 +84,7 @@ struct SessionController {
                     }
                 }
             }
-            return json.response()
+            return ByteBuffer(bytes: json.bytes)
         }
     }
 
@@ -91,11 +92,18 @@ struct SessionController {
         group.get("/session", use: session)
     }
 
-    @Sendable func session(_ request: Request, context: GatewayRequestContext) async throws -> SessionDTO {
+    @Sendable func session(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         switch context.identity {
         case .session(let token, let principal, let raw):
+            // Without a tenant choice, and with the MFA state settled by the token, the body depends on the token
+            // alone: rendered by the first request that presents it, then shared (the portal asks on every page).
+            let local = validator.localMFAChallenge(for: token)
+            let fromTokenAlone = local != nil && request.headers[.tenant] == nil
+            if fromTokenAlone, let rendered = token.rendered.load() {
+                return JSONWriter.response(rendered.bytes)
+            }
             let mfa: MFAChallenge
-            if let local = validator.localMFAChallenge(for: token) {
+            if let local {
                 mfa = local
             } else {
                 mfa = await validator.mfaChallenge(for: token, rawToken: raw)
@@ -105,18 +113,23 @@ struct SessionController {
                     orgId: ref.orgId, domain: ref.domain,
                     roles: (principal.rolesByTenant[ref.orgId] ?? []).sorted().map(\.rawValue))
             }
-            return SessionDTO(
+            let body = SessionDTO(
                 kind: principal.kind.rawValue, subject: principal.subject, issuer: principal.issuer,
                 tokenFormat: token.format.rawValue, username: token.claims.username,
                 portalRole: principal.portalRole?.rawValue, homeOrgId: principal.homeOrgId,
                 activeTenant: principal.activeTenant.map(tenant), tenantScope: principal.tenantScope.map(tenant),
                 mfa: MFADTO(state: mfa.state.rawValue, source: mfa.source.rawValue, amr: mfa.amr),
                 sessionId: token.claims.sessionId, expiresAt: Self.timestamp(token.expiresAt),
-                authTime: token.claims.authTime.map(Self.timestamp), apiKey: nil)
+                authTime: token.claims.authTime.map(Self.timestamp), apiKey: nil
+            ).body()
+            guard fromTokenAlone else { return JSONWriter.response(body) }
+            return JSONWriter.response(token.rendered.storeIfNil(RenderedBody(body)).bytes)
         case .integration(let key, let tenant):
-            return SessionDTO(
-                kind: "integration", activeTenant: tenant.map { TenantDTO(orgId: $0, domain: nil, roles: []) },
-                tenantScope: key.tenants.map { TenantDTO(orgId: $0, domain: nil, roles: []) }, apiKey: key.name)
+            return JSONWriter.response(
+                SessionDTO(
+                    kind: "integration", activeTenant: tenant.map { TenantDTO(orgId: $0, domain: nil, roles: []) },
+                    tenantScope: key.tenants.map { TenantDTO(orgId: $0, domain: nil, roles: []) }, apiKey: key.name
+                ).body())
         case nil:
             throw ValidationFailure.missing.problem
         }

@@ -4,6 +4,7 @@ import GatewayCore
 import JWTKit
 import Logging
 import Metrics
+import NIOCore
 import Synchronization
 
 /// How the session's token reached us.
@@ -40,6 +41,10 @@ public final class VerifiedToken: Sendable {
     public let keyId: String?
     public let expiresAt: Double
     public let key: TokenKey
+    /// A response body the application renders from this token alone (the session route's), set by the first
+    /// request that presents the token and shared by the ones after it; it lives and goes with the cached
+    /// token. Holds no token material.
+    public let rendered = AtomicLazyReference<RenderedBody>()
 
     init(issuerHandle: IssuerHandle, format: TokenFormat, claims: TokenClaims, keyId: String?, expiresAt: Double, key: TokenKey) {
         self.issuerHandle = issuerHandle
@@ -56,6 +61,15 @@ public final class VerifiedToken: Sendable {
             subject: claims.subject ?? "", issuer: issuer.issuer, roles: claims.roles,
             resourceOwnerId: claims.resourceOwnerId, resourceOwnerDomain: claims.resourceOwnerDomain,
             sessionId: claims.sessionId)
+    }
+}
+
+/// A response body rendered once from a verified token (see `VerifiedToken.rendered`).
+public final class RenderedBody: Sendable {
+    public let bytes: ByteBuffer
+
+    public init(_ bytes: ByteBuffer) {
+        self.bytes = bytes
     }
 }
 

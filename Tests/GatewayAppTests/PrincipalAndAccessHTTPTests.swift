@@ -87,6 +87,27 @@ import Testing
         }
     }
 
+    /// The unscoped body is rendered once per token and shared: a tenant choice in between is answered on its
+    /// own, and two users' tokens in alternation each get their own body.
+    @Test func sharedSessionBodyNeverCrossesTenantsOrUsers() async throws {
+        try await Harness.withGateway { client, admin in
+            let priya = try await admin.token(Seeded.priyaPartnerAdmin)
+            let alice = try await admin.token(Seeded.aliceClientAdmin)
+            let first = try await client.session(priya)
+            for tenant in [Seeded.acacia, Seeded.banksia] {
+                let scoped = try await client.session(priya, headers: [.tenantHeader: tenant])
+                #expect((scoped.json["activeTenant"] as? [String: Any])?["orgId"] as? String == tenant)
+                let unscoped = try await client.session(priya)
+                #expect(unscoped.body == first.body)
+                #expect(unscoped.json["activeTenant"] == nil)
+                let other = try await client.session(alice)
+                #expect(other.json["subject"] as? String != first.json["subject"] as? String)
+                #expect((other.json["activeTenant"] as? [String: Any])?["orgId"] as? String == Seeded.acacia)
+            }
+            #expect(first.json["kind"] as? String == "partner")
+        }
+    }
+
     @Test func userWithoutPortalRoleHasNoTenantInScope() async throws {
         try await Harness.withGateway { client, admin in
             let token = try await admin.token(Seeded.noraNoAccess)
