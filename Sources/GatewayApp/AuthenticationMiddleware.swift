@@ -65,7 +65,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let principal = try PrincipalResolver.resolve(verified.sessionClaims, requestedTenant: requestedTenant.first)
         context.identity = .session(verified, principal, rawToken: token)
-        return try await RequestLogContext.$subject.withValue(principal.subject) { try await next(request, context) }
+        RequestLogContext.current?.subject = principal.subject
+        return try await next(request, context)
     }
 
     /// The Authorization, X-API-Key and X-AiDial-Tenant values, in one pass over the fields (three

@@ -16,7 +16,9 @@ struct RequestIdMiddleware: RouterMiddleware {
             id = RequestIdGenerator.next()
         }
         context.requestId = id
-        var response = try await RequestLogContext.$requestId.withValue(id) { try await next(request, context) }
+        var response = try await RequestLogContext.$current.withValue(RequestLogContext.Fields(requestId: id)) {
+            try await next(request, context)
+        }
         response.headers[.requestId] = id
         return response
     }

@@ -1,17 +1,34 @@
 import Logging
+import Synchronization
 
-/// The request's log context (request id, authenticated subject) as task-local values, added to every log line
-/// by `metadataProvider` when a line is actually written. Setting logger metadata instead made swift-log's
-/// handlers re-render their metadata on every request, which showed up in `/v1/session` profiles.
+/// The request's log context (request id, authenticated subject), added to every log line by `metadataProvider`
+/// when a line is actually written. Setting logger metadata instead made swift-log's handlers re-render their
+/// metadata on every request, which showed up in `/v1/session` profiles.
 public enum RequestLogContext {
-    @TaskLocal public static var requestId: String?
-    @TaskLocal public static var subject: String?
+    /// One task-local per request, bound by `RequestIdMiddleware`; authentication fills in the subject. (A
+    /// second task-local for the subject cost a binding and a closure frame on every authenticated request.)
+    @TaskLocal public static var current: Fields?
+
+    public final class Fields: Sendable {
+        public let requestId: String
+        private let subjectStorage = Mutex<String?>(nil)
+
+        public init(requestId: String) {
+            self.requestId = requestId
+        }
+
+        /// The authenticated subject, once authentication has resolved it.
+        public var subject: String? {
+            get { subjectStorage.withLock { $0 } }
+            set { subjectStorage.withLock { $0 = newValue } }
+        }
+    }
 
     /// Bootstrap logging with this provider (and pass it to handlers) so that log lines carry the context.
     public static let metadataProvider = Logger.MetadataProvider {
-        var metadata: Logger.Metadata = [:]
-        if let requestId { metadata["request_id"] = .string(requestId) }
-        if let subject { metadata["subject"] = .string(subject) }
+        guard let current else { return [:] }
+        var metadata: Logger.Metadata = ["request_id": .string(current.requestId)]
+        if let subject = current.subject { metadata["subject"] = .string(subject) }
         return metadata
     }
 }
