@@ -93,12 +93,25 @@ public struct IssuerStatus: Sendable, Codable {
 /// Validates bearer tokens from the configured issuers: JWTs locally under the gateway's own policy (on
 /// jwt-kit's signature primitives), opaque tokens by introspection; results cached by token digest.
 public final class SessionValidator: Sendable {
-    struct Issuer: Sendable {
-        var configuration: IssuerConfiguration
-        var handle: VerifiedToken.IssuerHandle
-        var discovery: IssuerDiscovery
-        var keys: JWKSCache
-        var introspector: Introspector?
+    /// A class: every request looks its issuer up, and a struct copy retained each of the configuration's
+    /// strings and arrays (shared by every thread) where a class is one reference.
+    final class Issuer: Sendable {
+        let configuration: IssuerConfiguration
+        let handle: VerifiedToken.IssuerHandle
+        let discovery: IssuerDiscovery
+        let keys: JWKSCache
+        let introspector: Introspector?
+
+        init(
+            configuration: IssuerConfiguration, handle: VerifiedToken.IssuerHandle, discovery: IssuerDiscovery,
+            keys: JWKSCache, introspector: Introspector?
+        ) {
+            self.configuration = configuration
+            self.handle = handle
+            self.discovery = discovery
+            self.keys = keys
+            self.introspector = introspector
+        }
     }
 
     private let issuers: [Issuer]
