@@ -112,12 +112,12 @@ struct JSONWriter {
 
     /// A `200 OK` JSON response carrying what was written.
     func response(status: HTTPResponse.Status = .ok) -> Response {
-        Self.response(ByteBuffer(bytes: bytes), status: status)
+        Self.response(bytes, status: status)
     }
 
-    /// A JSON response carrying `body` (shared, not copied).
-    static func response(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    /// A JSON response carrying `body`.
+    static func response(_ body: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     private static let headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]

@@ -49,7 +49,7 @@ struct SessionController {
         var apiKey: String?
 
         /// Written by hand: see `JSONWriter`. Optional fields that are nil are omitted, as `JSONEncoder` does.
-        func body() -> ByteBuffer {
+        func body() -> [UInt8] {
             var json = JSONWriter()
             json.object { json in
                 json.key("kind")
@@ -84,7 +84,7 @@ struct SessionController {
                     }
                 }
             }
-            return ByteBuffer(bytes: json.bytes)
+            return json.bytes
         }
     }
 
@@ -122,8 +122,8 @@ struct SessionController {
                 sessionId: token.claims.sessionId, expiresAt: Self.timestamp(token.expiresAt),
                 authTime: token.claims.authTime.map(Self.timestamp), apiKey: nil
             ).body()
-            guard fromTokenAlone else { return JSONWriter.response(body) }
-            return JSONWriter.response(token.rendered.storeIfNil(RenderedBody(body)).bytes)
+            if fromTokenAlone { _ = token.rendered.storeIfNil(RenderedBody(body)) }
+            return JSONWriter.response(body)
         case .integration(let key, let tenant):
             return JSONWriter.response(
                 SessionDTO(
