@@ -97,8 +97,9 @@ struct SessionController {
         case .session(let token, let principal, let raw):
             // Without a tenant choice, and with the MFA state settled by the token, the body depends on the token
             // alone: rendered by the first request that presents it, then shared (the portal asks on every page).
+            // Only JWTs: their verified token is the cached one; an opaque token's is rebuilt on every request.
             let local = validator.localMFAChallenge(for: token)
-            let fromTokenAlone = local != nil && request.headers[.tenant] == nil
+            let fromTokenAlone = token.format == .jwt && local != nil && request.headers[.tenant] == nil
             if fromTokenAlone, let rendered = token.rendered.load() {
                 return JSONWriter.response(rendered.bytes)
             }

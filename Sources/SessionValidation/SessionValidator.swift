@@ -236,15 +236,11 @@ public final class SessionValidator: Sendable {
     /// revocation check, revocation list) cost more than the lookup itself.
     public func cachedValidation(_ token: String) -> VerifiedToken? {
         guard !token.isEmpty, token.utf8.count <= settings.maxTokenBytes else { return nil }
+        // Only verified JWTs are kept in this cache (opaque tokens are answered through the introspector's own).
         guard let cached = verified.value(for: TokenKey(token: token), now: Date().timeIntervalSince1970),
-            let issuer = issuer(of: cached)
+            cached.format == .jwt, let issuer = issuer(of: cached), !issuer.configuration.revocationCheck,
+            issuer.keys.isPublished(kid: cached.keyId)
         else { return nil }
-        switch cached.format {
-        case .jwt:
-            guard !issuer.configuration.revocationCheck, issuer.keys.isPublished(kid: cached.keyId) else { return nil }
-        case .opaque:
-            break
-        }
         if let revocations, !revocations.isClear(userId: cached.claims.subject ?? "") { return nil }
         cacheHits.increment()
         cached.issuerHandle.validCounter.increment()
