@@ -38,7 +38,8 @@ public func buildApplication(
         settings: configuration.sessions, logger: logger)
     let router = buildRouter(
         validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry,
-        lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store, sessionSecurity: sessionSecurity)
+        lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store, sessionSecurity: sessionSecurity,
+        accessLog: configuration.accessLog ? logger : nil)
 
     var services: [any Service] = []
     if configuration.mockIdp.enabled {
@@ -52,6 +53,11 @@ public func buildApplication(
     services.append(KeyRefreshService(validator: validator))
     services.append(SMSReconciliationService(service: lifecycle.sms, interval: .seconds(30)))
     services.append(lifecycle.storeService)
+    // After the store's service, so that graceful shutdown stops pruning before the store closes.
+    services.append(
+        StorePruningService(
+            store: store, retention: configuration.store.retention, interval: configuration.store.pruneInterval,
+            maxBatches: configuration.store.pruneMaxBatches, logger: logger))
 
     return Application(
         router: router,
@@ -65,14 +71,14 @@ public func buildApplication(
 func buildRouter(
     validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry,
     lifecycle: MFALifecycleService? = nil, sms: SMSEnrolmentService? = nil, store: (any GatewayStore)? = nil,
-    sessionSecurity: SessionSecurityService? = nil
+    sessionSecurity: SessionSecurityService? = nil, accessLog: Logger? = nil
 )
     -> Router<GatewayRequestContext>
 {
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestIdMiddleware())
-    // Metrics outside the problem mapping, so that refusals are counted with the status actually sent.
-    router.add(middleware: RequestMetricsMiddleware())
+    // Metrics and the access log outside the problem mapping, so that refusals count with the status actually sent.
+    router.add(middleware: RequestObservationMiddleware(accessLog: accessLog))
     let methodTable = RouteMethodTable()
     router.add(middleware: ProblemMiddleware(routes: methodTable))
     OpsController(validator: validator, registry: registry, openAPI: OpsController.loadOpenAPI()).addRoutes(to: router)

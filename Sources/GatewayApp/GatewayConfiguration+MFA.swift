@@ -65,12 +65,24 @@ public struct StoreSettings: Sendable {
     public var password: String?
     /// PostgreSQL: deadline for one store operation, waiting for a connection included (`store.timeoutMs`).
     public var timeout: Duration
+    /// What the pruning job may delete, and its batch size (`store.retention.*`, `store.prune.batchSize`).
+    public var retention: StoreRetention
+    /// How often the pruning job runs (`store.prune.intervalSeconds`; zero turns it off).
+    public var pruneInterval: Duration
+    /// The most batches one run deletes (`store.prune.maxBatches`): a backlog is worked off over several runs.
+    public var pruneMaxBatches: Int
 
-    public init(url: String = "sqlite::memory:", poolSize: Int = 10, password: String? = nil, timeout: Duration = .seconds(5)) {
+    public init(
+        url: String = "sqlite::memory:", poolSize: Int = 10, password: String? = nil, timeout: Duration = .seconds(5),
+        retention: StoreRetention = StoreRetention(), pruneInterval: Duration = .seconds(300), pruneMaxBatches: Int = 20
+    ) {
         self.url = url
         self.poolSize = poolSize
         self.password = password
         self.timeout = timeout
+        self.retention = retention
+        self.pruneInterval = pruneInterval
+        self.pruneMaxBatches = pruneMaxBatches
     }
 
     /// The URL as `config check` prints it: a password in it is redacted.
@@ -85,7 +97,10 @@ public struct StoreSettings: Sendable {
 
 extension GatewayConfiguration {
     /// Keys: `store.url` (`sqlite:.data/gateway.sqlite`), and for PostgreSQL `store.poolSize` (10),
-    /// `store.password` (secret; wins over a password in the URL), `store.timeoutMs` (5000).
+    /// `store.password` (secret; wins over a password in the URL), `store.timeoutMs` (5000). Pruning:
+    /// `store.prune.intervalSeconds` (300; 0 turns it off), `store.prune.batchSize` (500), `store.prune.maxBatches`
+    /// (20 per run), `store.retention.enrolmentSeconds` (2592000, 30 days), `store.retention.idempotencySeconds`
+    /// (86400, at least a day).
     static func readStore(reader: ConfigReader) throws(ConfigurationError) -> StoreSettings {
         let url = reader.string(forKey: "store.url", isSecret: true, default: Self.defaultStoreURL)
         let poolSize = reader.int(forKey: "store.poolSize", default: 10)
@@ -98,9 +113,26 @@ extension GatewayConfiguration {
             }
         }
         let password = reader.string(forKey: "store.password", isSecret: true)
+        let interval = reader.int(forKey: "store.prune.intervalSeconds", default: 300)
+        let batchSize = reader.int(forKey: "store.prune.batchSize", default: 500)
+        let maxBatches = reader.int(forKey: "store.prune.maxBatches", default: 20)
+        let enrolmentSeconds = reader.int(forKey: "store.retention.enrolmentSeconds", default: 30 * 86_400)
+        let idempotencySeconds = reader.int(forKey: "store.retention.idempotencySeconds", default: 86_400)
+        guard interval >= 0, (1...10_000).contains(batchSize), maxBatches > 0 else {
+            throw ConfigurationError(
+                "store.prune.intervalSeconds must be >= 0, store.prune.batchSize 1...10000 and store.prune.maxBatches > 0")
+        }
+        guard enrolmentSeconds >= 86_400, idempotencySeconds >= 86_400 else {
+            throw ConfigurationError(
+                "store.retention.enrolmentSeconds and store.retention.idempotencySeconds must be at least 86400 (a day)")
+        }
         return StoreSettings(
             url: url, poolSize: poolSize, password: password?.isEmpty == true ? nil : password,
-            timeout: .milliseconds(timeoutMs))
+            timeout: .milliseconds(timeoutMs),
+            retention: StoreRetention(
+                enrolmentSeconds: Double(enrolmentSeconds), idempotencySeconds: Double(idempotencySeconds),
+                batchSize: batchSize),
+            pruneInterval: .seconds(interval), pruneMaxBatches: maxBatches)
     }
 
     public static let defaultMFAPolicyFile = "Config/mfa-policy.yaml"
@@ -246,6 +278,10 @@ extension GatewayConfiguration {
             "store.poolSize = \(store.poolSize)",
             "store.password = \(store.password == nil ? "(none)" : "<redacted>")",
             "store.timeoutMs = \(store.timeout.components.seconds * 1000 + store.timeout.components.attoseconds / 1_000_000_000_000_000)",
+            "store.prune.intervalSeconds = \(store.pruneInterval.components.seconds)",
+            "store.prune.batchSize = \(store.retention.batchSize)", "store.prune.maxBatches = \(store.pruneMaxBatches)",
+            "store.retention.enrolmentSeconds = \(Int(store.retention.enrolmentSeconds))",
+            "store.retention.idempotencySeconds = \(Int(store.retention.idempotencySeconds))",
         ]
         for role in PortalRole.allCases {
             if let policy = mfa.policy.roles[role] {

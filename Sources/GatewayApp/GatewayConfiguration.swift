@@ -29,7 +29,7 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 /// Read from a `ConfigReader` chain: command line, environment (`ZITADEL_GATEWAY_*`), the YAML file
 /// (`Config/gateway.yaml` unless `--config` names another), then defaults. Keys:
 /// - `http.host` (default `127.0.0.1`), `http.port` (default `8080`)
-/// - `log.level` (`info`), `log.format` (`text` or `json`)
+/// - `log.level` (`info`), `log.format` (`text` or `json`), `log.accessLog` (true: one `info` line per request)
 /// - `mockIdp.enabled` (false; `--with-mock-idp`), `mockIdp.host`, `mockIdp.port` (8081), `mockIdp.seedFile`
 /// - `issuers.names` (list); per name `issuers.<name>.url`, `.audiences`, `.algorithms` (RS256),
 ///   `.leewaySeconds` (60), `.jwksUrl`, `.introspectionUrl`, `.introspection.clientId`,
@@ -57,6 +57,8 @@ public struct GatewayConfiguration: Sendable {
     public var port: Int
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// One `info` line per request (method, route template, status, duration, request id, problem code).
+    public var accessLog: Bool = true
     public var mockIdp: MockIdpSettings
     public var issuers: [IssuerConfiguration]
     public var validation: ValidationSettings
@@ -117,6 +119,7 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError("log.format must be text or json")
         }
         logFormat = format
+        accessLog = reader.bool(forKey: "log.accessLog", default: true)
         mockIdp = MockIdpSettings(
             enabled: reader.bool(forKey: "mockIdp.enabled", default: false),
             host: reader.string(forKey: "mockIdp.host", default: "127.0.0.1"),
@@ -256,7 +259,7 @@ public struct GatewayConfiguration: Sendable {
     public func redactedSummary() -> [String] {
         var lines = [
             "http.host = \(host)", "http.port = \(port)", "log.level = \(logLevel.rawValue)",
-            "log.format = \(logFormat.rawValue)", "mockIdp.enabled = \(mockIdp.enabled)",
+            "log.format = \(logFormat.rawValue)", "log.accessLog = \(accessLog)", "mockIdp.enabled = \(mockIdp.enabled)",
             "mockIdp.host = \(mockIdp.host)", "mockIdp.port = \(mockIdp.port)",
             "mockIdp.seedFile = \(mockIdp.seedFile ?? "(default)")",
             "issuers.names = \(issuers.map(\.name).joined(separator: ","))",

@@ -91,6 +91,7 @@ struct MFALifecycleController {
             var snapshot: SnapshotDTO
         }
         let code = ProblemCode.staleMarker
+        RequestLogContext.current?.problemCode = code.rawValue
         let body = Body(
             type: "https://aidial.example/problems/\(code.rawValue)", title: code.title, status: code.status,
             detail: "The lifecycle changed since this marker was issued; review the fresh snapshot and retry.",

@@ -31,7 +31,14 @@ enum ProblemResponse {
         return (try? JSONEncoder().encode(body)) ?? Data()
     }
 
+    /// The `code` of a problem document rendered earlier (an idempotent replay's stored answer).
+    static func code(inBody body: String) -> String? {
+        struct Coded: Decodable { var code: String? }
+        return (try? JSONDecoder().decode(Coded.self, from: Data(body.utf8)))?.code
+    }
+
     static func make(_ problem: GatewayProblem, requestId: String?) -> Response {
+        RequestLogContext.current?.problemCode = problem.code.rawValue
         let data = data(problem, requestId: requestId)
         var headers: HTTPFields = [.contentType: "application/problem+json", .cacheControl: "no-store"]
         switch problem.code {

@@ -11,7 +11,7 @@ public enum RequestLogContext {
 
     public final class Fields: Sendable {
         public let requestId: String
-        private let subjectStorage = Mutex<String?>(nil)
+        private let storage = Mutex<(subject: String?, problemCode: String?)>((nil, nil))
 
         public init(requestId: String) {
             self.requestId = requestId
@@ -19,8 +19,14 @@ public enum RequestLogContext {
 
         /// The authenticated subject, once authentication has resolved it.
         public var subject: String? {
-            get { subjectStorage.withLock { $0 } }
-            set { subjectStorage.withLock { $0 = newValue } }
+            get { storage.withLock { $0.subject } }
+            set { storage.withLock { $0.subject = newValue } }
+        }
+
+        /// The problem code the request was answered with, for the access log (set where problems are rendered).
+        public var problemCode: String? {
+            get { storage.withLock { $0.problemCode } }
+            set { storage.withLock { $0.problemCode = newValue } }
         }
     }
 

@@ -75,6 +75,7 @@ struct SMSEnrolmentController {
     }
 
     static func response(_ answer: EnrolmentAnswer) -> Response {
+        if answer.status >= 400 { RequestLogContext.current?.problemCode = ProblemResponse.code(inBody: answer.body) }
         var headers: HTTPFields = [.cacheControl: "no-store"]
         headers[.contentType] = answer.status >= 400 ? "application/problem+json" : "application/json"
         if answer.replayed { headers[.idempotentReplayed] = "true" }

@@ -178,6 +178,12 @@ public protocol GatewayStore: Sendable {
     /// call returned must appear in a later call from the returned cursor (duplicates are harmless): with
     /// concurrent writers an implementation may re-read a safety window.
     func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage
+
+    // MARK: - Retention
+
+    /// Deletes at most `retention.batchSize` rows of each kind that nothing needs any more (see `StoreRetention`),
+    /// judged by the store's clock, and says how many went. Callers repeat it while a kind returns a full batch.
+    func prune(_ retention: StoreRetention) async throws -> PrunedRows
 }
 
 /// An idempotency key, scoped to the caller: the same key from another user or tenant is another key.

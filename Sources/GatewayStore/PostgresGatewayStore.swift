@@ -72,6 +72,14 @@ public final class PostgresGatewayStore: GatewayStore {
                 "CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at)",
             ]
         ),
+        (
+            5,
+            [
+                // The pruning job's batches find their rows by these, without scanning the tables.
+                "CREATE INDEX rate_limit_buckets_tat ON rate_limit_buckets (tat)",
+                "CREATE INDEX sms_enrolments_updated_at ON sms_enrolments (updated_at)",
+            ]
+        ),
     ]
 
     private init(client: PostgresClient, configuration: PostgresStoreConfiguration, logger: Logger) {

@@ -38,6 +38,7 @@ import ZitadelClient
         }
         func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation { throw Down() }
         func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage { throw Down() }
+        func prune(_ retention: StoreRetention) async throws -> PrunedRows { throw Down() }
     }
 
     /// Counts the calls that would change state at Zitadel.
