@@ -37,6 +37,7 @@ run() { # name
 
 rm -f "$out"/*-crash-* "$out"/*-leak-* "$out"/*-timeout-*
 build token-fuzzer Fuzz/TokenFuzzer.swift Sources/SessionValidation/{Base64URL,CompactJWS,ClaimsParser,TokenClaims}.swift \
+  Sources/GatewayCore/NumericDate.swift \
   Sources/GatewayCore/PortalRole.swift
 build phone-fuzzer Fuzz/PhoneFuzzer.swift Sources/GatewayCore/AustralianMobile.swift
 run token-fuzzer
