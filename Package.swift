@@ -177,6 +177,8 @@ let package = Package(
             dependencies: [
                 "SessionValidation", "GatewayCore",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: []
         ),

@@ -1,7 +1,7 @@
 // libFuzzer target for the bearer-token parser: the compact-JWS split and base64url decoding, the JOSE header
 // and the strict claims reader. Built by scripts/fuzz.sh from the real sources with `-sanitize=fuzzer,address`.
-// Besides "no crash", it checks properties: a token that splits re-encodes to itself, and claims the strict
-// reader accepts are valid JSON for Foundation too.
+// Besides "no crash", it checks properties: a token that splits re-encodes to itself, and headers and claims
+// the strict reader accepts are valid JSON for Foundation too.
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -19,7 +19,12 @@ public func fuzzToken(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         guard segments.count == 3, Base64URL.encode(jws.payloadBytes) == segments[1],
             Base64URL.encode(jws.signature) == segments[2]
         else { fatalError("a split JWS does not re-encode to its segments") }
-        _ = try? JSONDecoder().decode(JOSEHeader.self, from: Data(jws.headerBytes))
+        let header = jws.headerBytes
+        if (try? ClaimsParser.parseHeader(header)) != nil,
+            !((try? JSONSerialization.jsonObject(with: Data(header), options: [.fragmentsAllowed])) is [String: Any])
+        {
+            fatalError("the header parser accepted what is not a JSON object")
+        }
         _ = try? ClaimsParser.parse(jws.payloadBytes)
     }
     return 0

@@ -312,7 +312,7 @@ struct SMSEnrolmentService: Sendable {
             Counter(label: "gateway_sms_reconciliations_total", dimensions: [("outcome", "lookup_failed")]).increment()
             throw GatewayProblem(
                 .providerUnavailable, "Zitadel could not be reached to confirm the enrolment; retry shortly.",
-                retryAfter: Int(leaseSeconds.rounded(.up)))
+                retryAfter: Int(saturating: leaseSeconds.rounded(.up)))
         }
         let phone = user.user?.human?.phone
         let matches = phone?.phone.flatMap { try? AustralianMobile(parsing: $0) }.map { hash("number", $0.e164) } == enrolment.numberKey
@@ -344,7 +344,7 @@ struct SMSEnrolmentService: Sendable {
         guard concludeNotSent else {
             throw GatewayProblem(
                 .providerUnavailable, "Zitadel did not confirm the enrolment in time; retry with the same Idempotency-Key.",
-                retryAfter: max(1, Int(((enrolment.leaseUntil ?? now) - now).rounded(.up))))
+                retryAfter: max(1, Int(saturating: ((enrolment.leaseUntil ?? now) - now).rounded(.up))))
         }
         Counter(label: "gateway_sms_reconciliations_total", dimensions: [("outcome", "not_forwarded")]).increment()
         var failed = enrolment
@@ -411,7 +411,7 @@ struct SMSEnrolmentService: Sendable {
                 RateLimitRefusal(
                     rule: RateLimitRule(
                         name: "verification", limit: limits.maxVerificationAttempts, periodSeconds: limits.codeLifetimeSeconds),
-                    retryAfterSeconds: max(1, Int((enrolment.expiresAt - now).rounded(.up)))),
+                    retryAfterSeconds: max(1, Int(saturating: (enrolment.expiresAt - now).rounded(.up)))),
                 detail: "Too many wrong codes for this enrolment; wait for it to expire, then start again.")
         }
         // The attempt is counted before the provider sees the code, so concurrent guesses share the limit.
@@ -500,7 +500,7 @@ struct SMSEnrolmentService: Sendable {
             throw Self.rateLimited(
                 RateLimitRefusal(
                     rule: RateLimitRule(name: "resend", limit: max(1, limits.maxResends), periodSeconds: limits.codeLifetimeSeconds),
-                    retryAfterSeconds: max(1, Int((enrolment.expiresAt - now).rounded(.up)))),
+                    retryAfterSeconds: max(1, Int(saturating: (enrolment.expiresAt - now).rounded(.up)))),
                 detail: "No more codes can be sent for this enrolment; wait for it to expire, then start again.")
         }
         let nextSend = (enrolment.lastSentAt ?? 0) + limits.resendIntervalSeconds
@@ -508,7 +508,7 @@ struct SMSEnrolmentService: Sendable {
             throw Self.rateLimited(
                 RateLimitRefusal(
                     rule: RateLimitRule(name: "resend", limit: 1, periodSeconds: max(1, limits.resendIntervalSeconds)),
-                    retryAfterSeconds: max(1, Int((nextSend - now).rounded(.up)))),
+                    retryAfterSeconds: max(1, Int(saturating: (nextSend - now).rounded(.up)))),
                 detail: "A code was sent moments ago; wait before asking for another.")
         }
         let refusal: RateLimitRefusal?
@@ -772,7 +772,7 @@ struct EnrolmentDTO: Encodable {
     }
 
     static func timestamp(_ seconds: Double) -> String {
-        Date(timeIntervalSince1970: seconds.rounded(.down)).formatted(.iso8601)
+        Timestamp.rfc3339(seconds)
     }
 }
 

@@ -216,7 +216,7 @@ struct SessionSecurityService: Sendable {
         metadata["sessions_ended"] = String(ended)
         await audit(caller, action, "ok", tenant: tenant, metadata)
         return RevocationResult(
-            userId: userId, notBefore: Date(timeIntervalSince1970: stored.revokedAt).formatted(.iso8601), sessionsEnded: ended)
+            userId: userId, notBefore: Timestamp.rfc3339(stored.revokedAt), sessionsEnded: ended)
     }
 
     // MARK: Sign-out

@@ -1,8 +1,12 @@
+import GatewayCore
+
 /// RFC 3339 UTC timestamps (`2026-11-23T16:08:26Z`, whole seconds) without Foundation's formatter, which
 /// allocates and showed up in `/v1/session` profiles. Same output as `Date.formatted(.iso8601)`.
 enum Timestamp {
+    /// Total: a time outside 1970-01-01...9999-12-31 (which validation and the stores never let through) renders
+    /// as the nearest end of that window instead of trapping on a conversion.
     static func rfc3339(_ seconds: Double) -> String {
-        let total = Int64(seconds.rounded(.down))
+        let total = Int64(NumericDate.clamped(seconds).rounded(.down))
         var days = total / 86_400
         var secondOfDay = total % 86_400
         if secondOfDay < 0 {

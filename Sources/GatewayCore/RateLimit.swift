@@ -55,7 +55,7 @@ public enum GCRA {
                 allowed: false, newTAT: stored ?? now, retryAfter: allowAt - now, remaining: remaining,
                 resetAfter: tat - now)
         }
-        let remaining = Int(((now - allowAt) / interval).rounded(.down))
+        let remaining = Int(saturating: ((now - allowAt) / interval).rounded(.down))
         return Outcome(allowed: true, newTAT: newTAT, retryAfter: 0, remaining: max(0, remaining), resetAfter: newTAT - now)
     }
 }

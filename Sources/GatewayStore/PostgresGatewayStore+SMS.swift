@@ -196,7 +196,7 @@ extension PostgresGatewayStore {
             let stored = try await rows("SELECT tat FROM rate_limit_buckets WHERE key = \(charge.key)", on: connection)
             let tat = try stored.first?.decode(Double.self)
             let outcome = GCRA.evaluate(tat: tat, now: now, rule: charge.rule)
-            let seconds = Int(outcome.retryAfter.rounded(.up))
+            let seconds = Int(saturating: outcome.retryAfter.rounded(.up))
             if seconds > refusal?.retryAfterSeconds ?? -1 {
                 refusal = RateLimitRefusal(rule: charge.rule, retryAfterSeconds: max(1, seconds))
             }

@@ -195,7 +195,7 @@ extension SQLiteGatewayStore {
             if outcome.allowed {
                 updates.append((charge.key, outcome.newTAT))
             } else {
-                let seconds = Int(outcome.retryAfter.rounded(.up))
+                let seconds = Int(saturating: outcome.retryAfter.rounded(.up))
                 if seconds > refusal?.retryAfterSeconds ?? -1 {
                     refusal = RateLimitRefusal(rule: charge.rule, retryAfterSeconds: max(1, seconds))
                 }

@@ -48,6 +48,7 @@ struct AdminController {
     @Sendable func mintToken(_ request: Request, context: Context) async throws -> Response {
         do {
             let body = try await decodeRequiredBody(TokenMintRequest.self, from: request)
+            try body.checkDates(now: Date())
             let minted = try await mock.mintToken(body, issuer: context.issuer)
             return Responses.json(minted)
         } catch {

@@ -84,6 +84,22 @@ public struct TokenMintRequest: Codable, Sendable {
     }
 }
 
+extension TokenMintRequest {
+    /// Refuses (400) a lifetime or offset that would date the token outside 1970-01-01...9999-12-31: such a
+    /// NumericDate is no real date (Zitadel's lifetimes are bounded settings), and no claim can render it.
+    func checkDates(now: Date) throws(AdminProblem) {
+        let offsets = [("expiresIn", expiresIn), ("notBeforeIn", notBeforeIn), ("issuedAtIn", issuedAtIn)]
+        for case (let name, let offset?) in offsets {
+            let seconds = now.timeIntervalSince1970 + Double(offset)
+            guard seconds >= 0, seconds < 253_402_300_800 else {
+                throw AdminProblem(
+                    status: 400, code: "invalid_body", title: "Invalid body",
+                    detail: "\(name) would date the token outside 1970-01-01 to 9999-12-31.")
+            }
+        }
+    }
+}
+
 /// Response of `POST /mock/admin/tokens`.
 public struct MintedToken: Codable, Sendable {
     public var accessToken: String

@@ -1,11 +1,13 @@
 import GatewayCore
 
-/// A strict, single-pass JSON reader for token claims and introspection responses.
+/// A strict, single-pass JSON reader for JOSE headers, token claims and introspection responses.
 ///
 /// Validation decodes one claims object per uncached token, and Foundation's `JSONDecoder` cost more than the
-/// RSA signature check itself; this reads RFC 8259 JSON straight into `TokenClaims`. It is strict where a
-/// lenient parser would open a differential: duplicate members of a claim the gateway reads are refused,
-/// as are trailing bytes, unescaped control characters, invalid escapes, lone surrogates and depth > 32.
+/// RSA signature check itself; this reads RFC 8259 JSON straight into `TokenClaims` (and `JOSEHeader`). It is
+/// strict where a lenient parser would open a differential: duplicate members of a claim the gateway reads are
+/// refused (of a header, every duplicate: RFC 7515 §4), as are members of the wrong type, NumericDates outside
+/// `NumericDate`'s window, trailing bytes, unescaped control characters, invalid escapes, lone surrogates and
+/// depth > 32.
 struct ClaimsParser {
     struct Malformed: Error {}
 
@@ -25,6 +27,52 @@ struct ClaimsParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw Malformed() }
         return claims
+    }
+
+    /// Parses a JWS protected header: a JSON object whose member names are unique, whose registered members
+    /// (RFC 7515 §4.1) have their registered types, and which names its algorithm.
+    static func parseHeader(_ bytes: [UInt8]) throws(Malformed) -> JOSEHeader {
+        var parser = ClaimsParser(bytes)
+        let header = try parser.readHeader()
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw Malformed() }
+        return header
+    }
+
+    // MARK: JOSE header
+
+    private mutating func readHeader() throws(Malformed) -> JOSEHeader {
+        skipWhitespace()
+        var names = Set<String>()
+        var alg: String?
+        var kid: String?
+        var typ: String?
+        var critical = false
+        try readObject(depth: 1) { parser, name throws(Malformed) in
+            guard names.insert(name).inserted else { throw Malformed() }
+            switch name {
+            case "alg": alg = try parser.readString()
+            case "kid": kid = try parser.readString()
+            case "typ": typ = try parser.readString()
+            case "cty", "jku", "x5u", "x5t", "x5t#S256": _ = try parser.readString()
+            case "crit":
+                // RFC 7515 §4.1.11: a non-empty list of names. The gateway understands no extension, so any is
+                // refused later as unsupported; a malformed one is refused here.
+                guard try parser.readOptionalStringArray()?.isEmpty == false else { throw Malformed() }
+                critical = true
+            case "x5c":
+                guard try parser.readOptionalStringArray()?.isEmpty == false else { throw Malformed() }
+            case "jwk":
+                guard parser.peek() == UInt8(ascii: "{") else { throw Malformed() }
+                try parser.skipValue(depth: 1)
+            case "b64":
+                guard parser.matchLiteral("true") || parser.matchLiteral("false") else { throw Malformed() }
+            default:
+                try parser.skipValue(depth: 1)
+            }
+        }
+        guard let alg else { throw Malformed() }
+        return JOSEHeader(alg: alg, kid: kid, typ: typ, hasCritical: critical)
     }
 
     // MARK: Claims
@@ -126,7 +174,8 @@ struct ClaimsParser {
         case .nbf: claims.notBefore = try readTime()
         case .iat: claims.issuedAt = try readTime()
         case .authTime:
-            if peek() == UInt8(ascii: "-") || isDigit(peek()) { claims.authTime = try readNumber() } else { try skipValue(depth: 1) }
+            // Read when it is a number (then it must be a valid date); any other value reads as absent.
+            if peek() == UInt8(ascii: "-") || isDigit(peek()) { claims.authTime = try readTime() } else { try skipValue(depth: 1) }
         case .aud:
             if peek() == UInt8(ascii: "\"") {
                 claims.audience = [try readString()]
@@ -147,9 +196,12 @@ struct ClaimsParser {
         }
     }
 
+    /// A NumericDate inside `NumericDate`'s window, or null.
     private mutating func readTime() throws(Malformed) -> Double? {
         if matchLiteral("null") { return nil }
-        return try readNumber()
+        let seconds = try readNumber()
+        guard NumericDate.isValid(seconds) else { throw Malformed() }
+        return seconds
     }
 
     private mutating func readOptionalString() throws(Malformed) -> String? {

@@ -318,12 +318,12 @@ public final class SessionValidator: Sendable {
 
     // MARK: JWT
 
+    /// The protected header, parsed as strictly as the claims (`ClaimsParser.parseHeader`); identical header
+    /// segments are parsed once.
     private func header(_ jws: CompactJWS) throws(ValidationFailure) -> JOSEHeader {
         let segment = jws.headerSegment
         if let known = headers.withLock({ $0[segment] }) { return known }
-        guard let header = try? JSONDecoder().decode(JOSEHeader.self, from: Data(jws.headerBytes)) else {
-            throw .malformed
-        }
+        guard let header = try? ClaimsParser.parseHeader(jws.headerBytes) else { throw .malformed }
         headers.withLock { cache in
             if cache.count >= 256 { cache.removeAll() }
             cache[segment] = header

@@ -10,20 +10,13 @@ struct DynamicKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-/// The JOSE header fields the gateway's policy looks at. `jku`, `x5u`, `jwk` and `x5c` are ignored: never fetched.
-struct JOSEHeader: Decodable, Sendable {
+/// The JOSE header fields the gateway's policy looks at, read by `ClaimsParser.parseHeader`. `jku`, `x5u`, `jwk`
+/// and `x5c` are type-checked and ignored: never fetched, never trusted.
+struct JOSEHeader: Sendable, Equatable {
     var alg: String
     var kid: String?
     var typ: String?
     var hasCritical: Bool
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: DynamicKey.self)
-        alg = try container.decode(String.self, forKey: DynamicKey("alg"))
-        kid = try container.decodeIfPresent(String.self, forKey: DynamicKey("kid"))
-        typ = try container.decodeIfPresent(String.self, forKey: DynamicKey("typ"))
-        hasCritical = container.contains(DynamicKey("crit"))
-    }
 }
 
 /// Claims common to JWT access tokens and introspection responses, as Zitadel emits them.
@@ -63,7 +56,11 @@ public struct TokenClaims: Decodable, Sendable, Equatable {
         func number(_ key: String) throws -> Double? {
             let codingKey = DynamicKey(key)
             guard container.contains(codingKey), try !container.decodeNil(forKey: codingKey) else { return nil }
-            return try container.decode(Double.self, forKey: codingKey)
+            let seconds = try container.decode(Double.self, forKey: codingKey)
+            guard NumericDate.isValid(seconds) else {
+                throw DecodingError.dataCorruptedError(forKey: codingKey, in: container, debugDescription: "date out of range")
+            }
+            return seconds
         }
         issuer = string("iss")
         subject = string("sub")
@@ -76,7 +73,12 @@ public struct TokenClaims: Decodable, Sendable, Equatable {
         expiresAt = try number("exp")
         notBefore = try number("nbf")
         issuedAt = try number("iat")
-        authTime = try? number("auth_time")
+        // `auth_time` of another type reads as absent; a number must be a valid date.
+        if (try? container.decodeIfPresent(Double.self, forKey: DynamicKey("auth_time"))) != nil {
+            authTime = try number("auth_time")
+        } else {
+            authTime = nil
+        }
         tokenId = string("jti")
         clientId = string("client_id")
         amr = try? container.decodeIfPresent([String].self, forKey: DynamicKey("amr"))

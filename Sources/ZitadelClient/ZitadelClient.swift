@@ -350,7 +350,8 @@ actor ServiceTokenSource {
             throw .credentialUnavailable("token endpoint answered \(status)")
         }
         ZitadelClient.record(rpc: Self.tokenRPC, outcome: "ok", started: started)
-        let lifetime = max(30, (decoded.expires_in ?? 3600) - 60)
+        // Reused until a minute before it expires; the provider's figure is bounded first (no overflow on any value).
+        let lifetime = max(30, min(max(decoded.expires_in ?? 3600, 0), 86_400) - 60)
         cached = (decoded.access_token, ContinuousClock.now + .seconds(lifetime))
         return decoded.access_token
     }

@@ -68,6 +68,16 @@ import Testing
 }
 
 @Suite struct TimestampTests {
+    /// Rendering never traps: times past either end of 1970...9999 (which validation refuses) render as that end.
+    @Test func isTotal() {
+        for seconds in [1e300, 253_402_300_800, 9.3e18, .infinity, .greatestFiniteMagnitude] {
+            #expect(Timestamp.rfc3339(seconds) == "9999-12-31T23:59:59Z", "\(seconds)")
+        }
+        for seconds in [-1e300, -1, -0.5, -9.3e18, -Double.infinity, .nan] {
+            #expect(Timestamp.rfc3339(seconds) == "1970-01-01T00:00:00Z", "\(seconds)")
+        }
+    }
+
     @Test func matchesFoundationsISO8601() {
         var generator = SystemRandomNumberGenerator()
         var samples: [Double] = [0, 59, 86_399, 86_400, 951_782_400, 951_868_799, 4_107_542_400, 1_790_000_000.9, 253_402_300_799]

@@ -101,6 +101,34 @@ import Testing
         }
     }
 
+    /// A genuine signature over a NumericDate that is no real date: a clean 401, on every route that renders
+    /// claims. Before the date window, `exp` 1e300 verified and rendering the session answer trapped.
+    @Test func rejectsSignedDatesOutsideTheWindow() async throws {
+        try await LifecycleHarness.run { client, admin, _ in
+            let cases: [(String, Any)] = [
+                ("exp", 1e300), ("exp", -1), ("exp", 253_402_300_800), ("exp", -1e300), ("auth_time", 1e300),
+                ("auth_time", -86_400), ("nbf", -1), ("iat", 253_402_300_800),
+            ]
+            for (claim, value) in cases {
+                let token = try await admin.token(Seeded.aliceClientAdmin, ["extraClaims": [claim: value]])
+                for path in ["/v1/session", "/v1/sessions", "/v1/portal-mfa-lifecycle"] {
+                    var headers = HTTPFields()
+                    headers[.authorization] = "Bearer \(token)"
+                    let response = try await client.execute(uri: path, method: .get, headers: headers)
+                    #expect(response.status == .unauthorized, "\(claim) \(value) \(path)")
+                    #expect(response.headers[.contentType] == "application/problem+json", "\(claim) \(value) \(path)")
+                    #expect(response.problemCode == "invalid_token", "\(claim) \(value) \(path)")
+                }
+            }
+            // The window's last second is a date like any other.
+            let last = try await admin.token(Seeded.aliceClientAdmin, ["extraClaims": ["exp": 253_402_300_799, "auth_time": 0]])
+            let response = try await client.session(last)
+            #expect(response.status == .ok)
+            #expect(response.json["expiresAt"] as? String == "9999-12-31T23:59:59Z")
+            #expect(response.json["authTime"] as? String == "1970-01-01T00:00:00Z")
+        }
+    }
+
     @Test func rejectsForgedSignaturesAndAlgorithmConfusion() async throws {
         try await Harness.withGateway { client, admin in
             let alice = try await admin.token(Seeded.aliceClientAdmin)

@@ -56,6 +56,29 @@ struct AdminTests {
         }
     }
 
+    /// A lifetime or offset that would date the token outside 1970-01-01...9999-12-31 is refused, not minted
+    /// (`expiresIn` near `Int.max` trapped converting the date to a claim).
+    @Test("minting refuses lifetimes that make no real date with 400")
+    func mintRefusesImpossibleDates() async throws {
+        try await withMock { client, _ in
+            for (knob, value) in [
+                ("expiresIn", Int64.max), ("expiresIn", 300_000_000_000), ("expiresIn", -2_000_000_000_000), ("expiresIn", Int64.min),
+                ("notBeforeIn", Int64.max), ("issuedAtIn", Int64.min), ("issuedAtIn", 300_000_000_000),
+            ] {
+                let body = try jsonBody(["userId": .string(Seeded.alice), "format": "jwt", knob: .int(value)])
+                let response = try await client.execute(uri: "/mock/admin/tokens", method: .post, headers: jsonHeaders, body: body)
+                #expect(response.status == .badRequest, "\(knob) \(value)")
+                #expect(try response.json()["code"] == "invalid_body", "\(knob) \(value)")
+            }
+            // A long but real lifetime is still minted (an expired one too).
+            for lifetime: Int64 in [100 * 365 * 86_400, -120] {
+                let body = try jsonBody(["userId": .string(Seeded.alice), "format": "jwt", "expiresIn": .int(lifetime)])
+                let response = try await client.execute(uri: "/mock/admin/tokens", method: .post, headers: jsonHeaders, body: body)
+                #expect(response.status == .ok, "\(lifetime)")
+            }
+        }
+    }
+
     @Test("mint knobs shape the header and claims")
     func mintKnobs() async throws {
         try await withMock { client, _ in

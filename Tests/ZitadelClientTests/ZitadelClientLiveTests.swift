@@ -151,7 +151,10 @@ import Testing
 
 /// JWT-profile credentials: the token is fetched from the token endpoint once, then reused.
 @Suite struct ServiceTokenLiveTests {
-    @Test func jwtProfileTokenIsFetchedOnceAndUsed() async throws {
+    /// `expires_in` is the provider's figure: none (not even `Int.min`) overflows the reuse arithmetic, and the
+    /// token is reused for at least 30 s whatever it says.
+    @Test(arguments: [3600, Int.min, Int.max, -1, 0])
+    func jwtProfileTokenIsFetchedOnceAndUsed(expiresIn: Int) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, _ in
             let live = ZitadelClientLiveTests()
             // The mock has no JWT-bearer grant: its token endpoint is shaped to answer with the service PAT,
@@ -163,7 +166,8 @@ import Testing
             try await live.fault(
                 baseURL,
                 FaultSpec(
-                    path: "/oauth/v2/token", status: 200, body: #"{"access_token":"\#(pat)","token_type":"Bearer","expires_in":3600}"#))
+                    path: "/oauth/v2/token", status: 200,
+                    body: #"{"access_token":"\#(pat)","token_type":"Bearer","expires_in":\#(expiresIn)}"#))
             let appKey = try JSONSerialization.jsonObject(with: Fixtures.data("../keys/gateway-api-app-key.json")) as? [String: Any]
             let key = ServiceAccountKey(
                 keyId: try #require(appKey?["keyId"] as? String), key: try #require(appKey?["key"] as? String),
