@@ -309,7 +309,8 @@ public final class SessionValidator: Sendable {
         cacheMisses.increment()
         if CompactJWS.looksLikeJWS(token) {
             let result = try await verifyJWT(token, key: key, now: now, issuerName: &issuerName)
-            verified.insert(result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds))
+            verified.insert(
+                result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds), fetchedAt: now)
             try await checkRevocation(token, verified: result, issuer: issuers[result.issuerHandle.index])
             return result
         }
@@ -431,7 +432,7 @@ public final class SessionValidator: Sendable {
         if lastFailure == .inactive {
             inactive.insert(
                 InactiveToken(failure: .inactive, issuerName: issuerName), for: key,
-                expiresAt: now + Double(settings.negativeCacheTTL.components.seconds))
+                expiresAt: now + Double(settings.negativeCacheTTL.components.seconds), fetchedAt: now)
         }
         throw lastFailure
     }
