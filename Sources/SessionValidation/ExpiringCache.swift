@@ -83,10 +83,12 @@ final class ExpiringCache<Value: Sendable>: Sendable {
     }
 
     /// Stores `value`, learnt at `fetchedAt` (for a provider answer: when the question was sent), until `expiresAt`.
+    /// An unexpired entry learnt later is kept: a slow answer to an older question never replaces a newer one.
     func insert(_ value: Value, for key: TokenKey, expiresAt: Double, fetchedAt: Double) {
         let capacity = capacityPerShard
         let entry = Entry(value: value, expiresAt: expiresAt, fetchedAt: fetchedAt)
         shards[key.shard].withLock { shard in
+            if let current = shard.entries[key], current.fetchedAt > fetchedAt, current.expiresAt > fetchedAt { return }
             if shard.entries.updateValue(entry, forKey: key) == nil {
                 shard.order.append(key)
             }

@@ -108,6 +108,11 @@ import Testing
         #expect(cache.value(for: key, now: 150, fetchedSince: 140) == nil)
         // Too old for one reader is not gone for another.
         #expect(cache.value(for: key, now: 150, fetchedSince: 90) == 1)
+        // A slow answer to an older question does not replace it; a newer one does.
+        cache.insert(2, for: key, expiresAt: 170, fetchedAt: 95)
+        #expect(cache.value(for: key, now: 150) == 1)
+        cache.insert(3, for: key, expiresAt: 170, fetchedAt: 120)
+        #expect(cache.value(for: key, now: 150, fetchedSince: 110) == 3)
     }
 
     /// A cache sized for N live sessions keeps all N: uneven shards must not evict early.
