@@ -57,7 +57,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             verified = cached
         } else {
             do {
-                verified = try await validator.validate(token)
+                verified = try await validator.validate(token, callerAddress: callerAddress(request))
             } catch {
                 context.logger.info("Token refused", metadata: ["reason": "\(error.rawValue)"])
                 throw error.problem
@@ -67,6 +67,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.identity = .session(verified, principal, rawToken: token)
         RequestLogContext.current?.subject = principal.subject
         return try await next(request, context)
+    }
+
+    /// The trusted caller-address header's value, when one is configured (`validation.opaqueTokens.callerAddressHeader`).
+    func callerAddress(_ request: Request) -> String? {
+        guard let header = validator.callerAddressHeader, let name = HTTPField.Name(header) else { return nil }
+        return request.headers[values: name].last
     }
 
     /// The Authorization, X-API-Key and X-AiDial-Tenant values, in one pass over the fields (three

@@ -210,7 +210,7 @@ extension GatewayConfiguration {
             found = true
             var policy = roles[role] ?? RoleMFAPolicy(requirement: .required, factors: [])
             if let requirementValue {
-                guard let requirement = MFARequirement(rawValue: requirementValue) else {
+                guard let requirement = MFARequirement(rawValue: requirementValue), requirement != .unknown else {
                     throw ConfigurationError("\(origin).roles.\(role.rawValue).requirement must be required or optional")
                 }
                 policy.requirement = requirement

@@ -36,9 +36,14 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 ///   `.introspection.clientSecret` (secret), `.introspection.keyFile` (Zitadel application key JSON),
 ///   `.revocationCheck.enabled`, `.revocationCheck.cacheSeconds` (10), `.jwks.minRefreshSeconds` (60),
 ///   `.jwks.maxRefreshSeconds` (3600), `.jwks.forcedRefetchSeconds` (30), `.jwks.unknownKidSeconds` (60),
-///   `.jwks.maxStalenessSeconds` (86400), `.jwks.fetchTimeoutMs` (5000)
+///   `.jwks.maxStalenessSeconds` (86400), `.jwks.fetchTimeoutMs` (5000), `.opaqueTokens.enabled` (true),
+///   `.opaqueTokens.format` (`zitadel` or `printable`), `.opaqueTokens.prefix`, `.opaqueTokens.minLength` (26),
+///   `.opaqueTokens.maxLength` (4096): which opaque strings are ever sent to this issuer
 /// - `validation.maxTokenBytes` (16384), `.cacheCapacity` (100000), `.introspectionCacheSeconds` (60),
-///   `.negativeCacheSeconds` (10), `.introspectionTimeoutMs` (5000)
+///   `.negativeCacheSeconds` (10), `.introspectionTimeoutMs` (5000); unknown opaque tokens:
+///   `.opaqueTokens.maxConcurrent` (64), `.opaqueTokens.globalRate` (200 per second), `.opaqueTokens.globalBurst`
+///   (400), `.opaqueTokens.callerAddressHeader` (none), `.opaqueTokens.perAddressRate` (5 per second),
+///   `.opaqueTokens.perAddressBurst` (20)
 /// - `apiKeys.names` (list); per name `apiKeys.<name>.sha256` (secret), `.tenants`, `.routes`
 /// - `zitadel.url` (default: the first issuer's url), `zitadel.pat` (secret) or `zitadel.keyFile` (service-account
 ///   key JSON; with `--with-mock-idp` and neither set, the mock machine user's PAT from the seed),
@@ -150,10 +155,12 @@ public struct GatewayConfiguration: Sendable {
             cacheCapacity: reader.int(forKey: "validation.cacheCapacity", default: 100_000),
             introspectionCacheTTL: .seconds(reader.int(forKey: "validation.introspectionCacheSeconds", default: 60)),
             negativeCacheTTL: .seconds(reader.int(forKey: "validation.negativeCacheSeconds", default: 10)),
-            introspectionTimeout: .milliseconds(reader.int(forKey: "validation.introspectionTimeoutMs", default: 5000)))
+            introspectionTimeout: .milliseconds(reader.int(forKey: "validation.introspectionTimeoutMs", default: 5000)),
+            opaqueTokens: Self.readOpaqueAdmission(reader: reader.scoped(to: ConfigKey(["validation", "opaqueTokens"]))))
         guard validation.maxTokenBytes >= 1024, validation.cacheCapacity >= 16 else {
             throw ConfigurationError("validation.maxTokenBytes must be >= 1024 and validation.cacheCapacity >= 16")
         }
+        try validation.opaqueTokens.validate()
 
         var keys: [APIKeyConfiguration] = []
         for name in reader.stringArray(forKey: "apiKeys.names", default: []) {
@@ -213,7 +220,33 @@ public struct GatewayConfiguration: Sendable {
                 forcedRefetchInterval: seconds("jwks.forcedRefetchSeconds", 30),
                 unknownKidTTL: seconds("jwks.unknownKidSeconds", 60),
                 maxStaleness: seconds("jwks.maxStalenessSeconds", 86400),
-                fetchTimeout: .milliseconds(reader.int(forKey: "jwks.fetchTimeoutMs", default: 5000))))
+                fetchTimeout: .milliseconds(reader.int(forKey: "jwks.fetchTimeoutMs", default: 5000))),
+            opaqueTokens: try readOpaqueTokens(issuer: name, reader: reader.scoped(to: ConfigKey(["opaqueTokens"]))))
+    }
+
+    private static func readOpaqueTokens(issuer: String, reader: ConfigReader) throws(ConfigurationError) -> OpaqueTokenPolicy {
+        let defaults = OpaqueTokenPolicy()
+        let formatValue = reader.string(forKey: "format", default: defaults.format.rawValue)
+        guard let format = OpaqueTokenPolicy.Format(rawValue: formatValue) else {
+            throw ConfigurationError("issuers.\(issuer).opaqueTokens.format must be zitadel or printable")
+        }
+        let prefix = reader.string(forKey: "prefix")
+        return OpaqueTokenPolicy(
+            enabled: reader.bool(forKey: "enabled", default: defaults.enabled), format: format,
+            prefix: prefix?.isEmpty == true ? nil : prefix, minLength: reader.int(forKey: "minLength", default: defaults.minLength),
+            maxLength: reader.int(forKey: "maxLength", default: defaults.maxLength))
+    }
+
+    private static func readOpaqueAdmission(reader: ConfigReader) -> OpaqueAdmissionSettings {
+        let defaults = OpaqueAdmissionSettings()
+        let header = reader.string(forKey: "callerAddressHeader")
+        return OpaqueAdmissionSettings(
+            maxConcurrent: reader.int(forKey: "maxConcurrent", default: defaults.maxConcurrent),
+            globalRate: reader.double(forKey: "globalRate", default: defaults.globalRate),
+            globalBurst: reader.double(forKey: "globalBurst", default: defaults.globalBurst),
+            callerAddressHeader: header?.isEmpty == true ? nil : header,
+            perAddressRate: reader.double(forKey: "perAddressRate", default: defaults.perAddressRate),
+            perAddressBurst: reader.double(forKey: "perAddressBurst", default: defaults.perAddressBurst))
     }
 
     /// Reads a Zitadel application key file: `{type, keyId, key (PEM), clientId, appId}`.
@@ -293,6 +326,11 @@ public struct GatewayConfiguration: Sendable {
                 prefix + "jwks.forcedRefetchSeconds = \(issuer.jwks.forcedRefetchInterval.components.seconds)",
                 prefix + "jwks.unknownKidSeconds = \(issuer.jwks.unknownKidTTL.components.seconds)",
                 prefix + "jwks.maxStalenessSeconds = \(issuer.jwks.maxStaleness.components.seconds)",
+                prefix + "opaqueTokens.enabled = \(issuer.opaqueTokens.enabled)",
+                prefix + "opaqueTokens.format = \(issuer.opaqueTokens.format.rawValue)",
+                prefix + "opaqueTokens.prefix = \(issuer.opaqueTokens.prefix ?? "(none)")",
+                prefix + "opaqueTokens.minLength = \(issuer.opaqueTokens.minLength)",
+                prefix + "opaqueTokens.maxLength = \(issuer.opaqueTokens.maxLength)",
             ]
         }
         lines += [
@@ -300,6 +338,12 @@ public struct GatewayConfiguration: Sendable {
             "validation.cacheCapacity = \(validation.cacheCapacity)",
             "validation.introspectionCacheSeconds = \(validation.introspectionCacheTTL.components.seconds)",
             "validation.negativeCacheSeconds = \(validation.negativeCacheTTL.components.seconds)",
+            "validation.opaqueTokens.maxConcurrent = \(validation.opaqueTokens.maxConcurrent)",
+            "validation.opaqueTokens.globalRate = \(validation.opaqueTokens.globalRate)",
+            "validation.opaqueTokens.globalBurst = \(validation.opaqueTokens.globalBurst)",
+            "validation.opaqueTokens.callerAddressHeader = \(validation.opaqueTokens.callerAddressHeader ?? "(none: no per-address limit)")",
+            "validation.opaqueTokens.perAddressRate = \(validation.opaqueTokens.perAddressRate)",
+            "validation.opaqueTokens.perAddressBurst = \(validation.opaqueTokens.perAddressBurst)",
             "apiKeys.names = \(apiKeys.map(\.name).joined(separator: ","))",
         ]
         for key in apiKeys {

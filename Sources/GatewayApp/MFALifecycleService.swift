@@ -153,7 +153,7 @@ struct MFALifecycleService: Sendable {
         -> LifecycleSnapshot
     {
         let effective = policy.resolve(
-            role: caller.role, tenantId: caller.tenant, userRequiresMFA: provider.userRequiresMFA ?? false)
+            role: caller.role, tenantId: caller.tenant, userRequiresMFA: provider.userRequiresMFA)
         var stored = try await store.lifecycleRecord(tenant: caller.homeOrg, user: caller.userId)
         var record = stored?.record ?? MFALifecycleRecord()
         if let factors = provider.enrolledFactors {
@@ -199,9 +199,11 @@ struct MFALifecycleService: Sendable {
     /// Runs the lookups concurrently; each failure degrades its part of the state instead of failing.
     private func lookUp(_ caller: LifecycleCaller) async -> ProviderLookup {
         guard let directory else {
+            // Without a service credential a configured user policy cannot be read: it is unknown, not absent.
+            let userPolicy: Bool? = policy.userPolicyMetadataKey == nil ? false : nil
             return ProviderLookup(
                 state: MFAProviderState(
-                    profileAvailable: false, enrolledFactors: nil, userRequiresMFA: nil, sessionUsedRecoveryCode: nil),
+                    profileAvailable: false, enrolledFactors: nil, userRequiresMFA: userPolicy, sessionUsedRecoveryCode: nil),
                 sessionHasSecondFactor: nil)
         }
         let userId = caller.userId
@@ -248,7 +250,8 @@ struct MFALifecycleService: Sendable {
             let value = response.metadata?.first { $0.key == metadataKey }?.decodedValue
             state.userRequiresMFA = MFAPolicyConfiguration.userRequiresMFA(metadataValue: value)
         case .failure(let error):
-            // A Zitadel without the metadata RPC, or a user without metadata, has no user policy.
+            // A Zitadel without the metadata RPC, or a user without metadata, has no user policy. Any other
+            // failure leaves it unknown, and an unknown policy is not compliance (the gate holds).
             if case .api(let api) = error, api.code == .notFound || api.code == .unimplemented {
                 state.userRequiresMFA = false
             } else {

@@ -30,6 +30,9 @@ public enum MFAFactor: String, Sendable, Codable, CaseIterable, Comparable, Hash
 public enum MFARequirement: String, Sendable, Codable {
     case required
     case optional
+    /// Resolved only, never configured: the user policy could not be read and nothing else requires MFA. Not
+    /// compliance: the remediation gate holds until the policy is known (or MFA is satisfied).
+    case unknown
 }
 
 /// Which rule decided the effective requirement.
@@ -103,7 +106,8 @@ public struct MFAPolicyConfiguration: Sendable, Equatable {
     }()
 
     /// Role default, raised by the tenant then the user policy; allowed factors are the role's minus tenant denials.
-    public func resolve(role: PortalRole, tenantId: String?, userRequiresMFA: Bool) -> EffectiveMFAPolicy {
+    /// `userRequiresMFA` nil (the user policy lookup failed) leaves an otherwise optional requirement `unknown`.
+    public func resolve(role: PortalRole, tenantId: String?, userRequiresMFA: Bool?) -> EffectiveMFAPolicy {
         let rolePolicy = roles[role] ?? Self.defaultRoles[role] ?? RoleMFAPolicy(requirement: .required, factors: [])
         let tenant = tenantId.flatMap { tenants[$0] } ?? TenantMFAPolicy()
         var requirement = rolePolicy.requirement
@@ -112,8 +116,8 @@ public struct MFAPolicyConfiguration: Sendable, Equatable {
             requirement = .required
             source = .tenant
         }
-        if requirement == .optional && userRequiresMFA {
-            requirement = .required
+        if requirement == .optional && userRequiresMFA != false {
+            requirement = userRequiresMFA == nil ? .unknown : .required
             source = .user
         }
         let allowed = rolePolicy.factors.filter { !tenant.deniedFactors.contains($0) }.sorted()

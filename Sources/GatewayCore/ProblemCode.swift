@@ -32,6 +32,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case providerUnavailable = "provider_unavailable"
     case providerRejected = "provider_rejected"
     case storeUnavailable = "store_unavailable"
+    case introspectionRateLimited = "introspection_rate_limited"
+    case introspectionOverloaded = "introspection_overloaded"
 
     /// The HTTP status this code is always served with.
     public var status: Int {
@@ -42,12 +44,12 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .staleMarker, .actionUnavailable, .requestInProgress, .enrolmentClosed: 409
         case .enrolmentExpired: 410
         case .invalidPhone, .idempotencyKeyReused, .invalidCode: 422
-        case .rateLimited: 429
+        case .rateLimited, .introspectionRateLimited: 429
         case .providerRejected: 502
         case .notFound: 404
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
-        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable: 503
+        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable, .introspectionOverloaded: 503
         case .internalError: 500
         }
     }
@@ -85,6 +87,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .providerUnavailable: "Identity provider call failed"
         case .providerRejected: "Identity provider refused the change"
         case .storeUnavailable: "Store unavailable"
+        case .introspectionRateLimited: "Too many unknown tokens"
+        case .introspectionOverloaded: "Token checks overloaded"
         }
     }
 }

@@ -45,10 +45,19 @@ struct JournalMiddleware: RouterMiddleware {
         let path = request.uri.path
         guard !path.hasPrefix(adminPathPrefix) else { return try await next(request, context) }
         var request = request
-        // Collecting keeps the body readable for the handler; the digest lets tests tell calls apart without bodies.
-        let body = try? await request.collectBody(upTo: Self.bodyLimit)
-        let digest = body.flatMap { $0.readableBytes > 0 ? SHA256.hash(data: Data($0.readableBytesView)).hexString : nil }
         let rpc = V2Route.rpcName(method: request.method, path: path)
+        // Collecting keeps the body readable for the handler; the digest lets tests tell calls apart without bodies.
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.bodyLimit)
+        } catch {
+            // Too large, or cut off by a client that gave up: the stream is spent and no handler could read it
+            // again (a second read traps), so the call is answered here.
+            let sequence = await mock.record(method: request.method.rawValue, path: path, rpc: rpc, bodyDigest: nil)
+            await mock.complete(sequence: sequence, status: 413, userId: nil, callerId: nil, faultId: nil)
+            return Response(status: .contentTooLarge)
+        }
+        let digest = body.readableBytes > 0 ? SHA256.hash(data: Data(body.readableBytesView)).hexString : nil
         let sequence = await mock.record(method: request.method.rawValue, path: path, rpc: rpc, bodyDigest: digest)
         let notes = context.notes
         do {

@@ -28,17 +28,22 @@ public struct TokenKey: Hashable, Sendable {
 
 /// A bounded, sharded map from token digests to values that expire at a given wall-clock time.
 ///
-/// When a shard is full the oldest insertion is evicted (FIFO); expired entries are dropped on access.
+/// Each entry also keeps when its value was fetched, so that a reader with a shorter bound than the one the
+/// entry was stored for (the revocation check reading an introspection result the MFA lookup stored) refuses
+/// it rather than inheriting the longer lifetime. When a shard is full the oldest insertion is evicted (FIFO);
+/// expired entries are dropped on access.
 final class ExpiringCache<Value: Sendable>: Sendable {
     /// Boxed so that the dictionaries hold one pointer per entry: their spare capacity then costs
     /// pointers, not whole verified tokens.
     private final class Entry: @unchecked Sendable {
         let value: Value
         let expiresAt: Double
+        let fetchedAt: Double
 
-        init(value: Value, expiresAt: Double) {
+        init(value: Value, expiresAt: Double, fetchedAt: Double) {
             self.value = value
             self.expiresAt = expiresAt
+            self.fetchedAt = fetchedAt
         }
     }
 
@@ -64,21 +69,27 @@ final class ExpiringCache<Value: Sendable>: Sendable {
         self.shards = (0..<Self.shardCount).map { _ in LockedShard() }
     }
 
-    func value(for key: TokenKey, now: Double) -> Value? {
+    /// The unexpired value for `key`; nil also when it was fetched before `fetchedSince` (too old for this
+    /// reader, though it may still serve readers with a longer bound).
+    func value(for key: TokenKey, now: Double, fetchedSince: Double = -.infinity) -> Value? {
         shards[key.shard].withLock { shard in
             guard let entry = shard.entries[key] else { return nil }
             if entry.expiresAt <= now {
                 shard.entries[key] = nil
                 return nil
             }
-            return entry.value
+            return entry.fetchedAt >= fetchedSince ? entry.value : nil
         }
     }
 
-    func insert(_ value: Value, for key: TokenKey, expiresAt: Double) {
+    /// Stores `value`, learnt at `fetchedAt` (for a provider answer: when the question was sent), until `expiresAt`.
+    /// An unexpired entry learnt later is kept: a slow answer to an older question never replaces a newer one.
+    func insert(_ value: Value, for key: TokenKey, expiresAt: Double, fetchedAt: Double) {
         let capacity = capacityPerShard
+        let entry = Entry(value: value, expiresAt: expiresAt, fetchedAt: fetchedAt)
         shards[key.shard].withLock { shard in
-            if shard.entries.updateValue(Entry(value: value, expiresAt: expiresAt), forKey: key) == nil {
+            if let current = shard.entries[key], current.fetchedAt > fetchedAt, current.expiresAt > fetchedAt { return }
+            if shard.entries.updateValue(entry, forKey: key) == nil {
                 shard.order.append(key)
             }
             while shard.entries.count > capacity, let oldest = shard.order.popFirst() {

@@ -7,12 +7,24 @@ import Synchronization
 
 /// RFC 7662 introspection at one issuer, authenticating as the gateway's API application.
 ///
-/// Concurrent introspections of one token share one call; results are cached by token digest, positive
-/// ones never past `exp`, negative ones briefly.
+/// Concurrent introspections of one token share one call; results are cached by token digest with the time they
+/// were fetched, positive ones never past `exp`, negative ones briefly. Every read applies its caller's own bound.
 final class Introspector: Sendable {
     enum Outcome: Sendable {
         case active(TokenClaims)
         case inactive
+    }
+
+    /// A call to the issuer that later callers for the same token may join while it is young enough for them.
+    private struct InFlightCall: Sendable {
+        let task: Task<Result<Outcome, ValidationFailure>, Never>
+        let startedAt: Double
+        let id: UInt64
+    }
+
+    private struct InFlightCalls: Sendable {
+        var calls: [TokenKey: InFlightCall] = [:]
+        var nextId: UInt64 = 0
     }
 
     private let configuration: IssuerConfiguration
@@ -22,7 +34,7 @@ final class Introspector: Sendable {
     private let settings: ValidationSettings
     private let logger: Logger
     private let cache: ExpiringCache<Outcome>
-    private let inFlight = Mutex<[TokenKey: Task<Result<Outcome, ValidationFailure>, Never>]>([:])
+    private let inFlight = Mutex(InFlightCalls())
     private let assertionSigner: ClientAssertionSigner?
     private let cacheResults: [String: Counter]
     private let outcomes: [String: Counter]
@@ -57,30 +69,42 @@ final class Introspector: Sendable {
         }
     }
 
-    /// Introspects `token`; `maxAge` shortens the cache lifetime (the revocation check uses its own bound).
-    func introspect(
-        _ token: String, key: TokenKey, maxAge: Duration, bypassCache: Bool = false
-    ) async throws(ValidationFailure)
-        -> Outcome
-    {
+    /// Introspects `token`. `maxAge` is this caller's bound on the answer's age (the revocation check passes its
+    /// own short one): a cached answer or a running call older than that is not used, however long the caller
+    /// that stored or started it would have accepted it. Never longer than `introspectionCacheTTL`.
+    func introspect(_ token: String, key: TokenKey, maxAge: Duration) async throws(ValidationFailure) -> Outcome {
         let now = Date().timeIntervalSince1970
-        if !bypassCache, let cached = cache.value(for: key, now: now) {
+        let fetchedSince = now - min(maxAge, settings.introspectionCacheTTL).inSeconds
+        if let cached = cache.value(for: key, now: now, fetchedSince: fetchedSince) {
             cacheResults["hit"]?.increment()
             return cached
         }
-        let (task, shared): (Task<Result<Outcome, ValidationFailure>, Never>, Bool) = inFlight.withLock { calls in
-            if let running = calls[key] { return (running, true) }
-            let task = Task { await self.call(token, key: key, maxAge: maxAge) }
-            calls[key] = task
-            return (task, false)
+        let (call, shared): (InFlightCall, Bool) = inFlight.withLock { state in
+            if let running = state.calls[key], running.startedAt >= fetchedSince { return (running, true) }
+            state.nextId &+= 1
+            let call = InFlightCall(
+                task: Task { await self.call(token, key: key, startedAt: now) }, startedAt: now, id: state.nextId)
+            // A newer call replaces an older one for the same token: later callers join the fresher answer.
+            state.calls[key] = call
+            return (call, false)
         }
         cacheResults[shared ? "shared" : "miss"]?.increment()
-        let result = await task.value
-        inFlight.withLock { calls in _ = calls.removeValue(forKey: key) }
+        let result = await call.task.value
+        inFlight.withLock { state in
+            if state.calls[key]?.id == call.id { state.calls[key] = nil }
+        }
         return try result.get()
     }
 
-    private func call(_ token: String, key: TokenKey, maxAge: Duration) async -> Result<Outcome, ValidationFailure> {
+    /// The cached answer for `key` when it is young enough for `maxAge`, without calling the issuer.
+    func cachedOutcome(key: TokenKey, maxAge: Duration) -> Outcome? {
+        let now = Date().timeIntervalSince1970
+        return cache.value(for: key, now: now, fetchedSince: now - min(maxAge, settings.introspectionCacheTTL).inSeconds)
+    }
+
+    /// One call to the issuer. The answer is cached as fetched when the call started (`startedAt`): the issuer's
+    /// state is at least that fresh, and no fresher than that can be promised.
+    private func call(_ token: String, key: TokenKey, startedAt: Double) async -> Result<Outcome, ValidationFailure> {
         guard let endpoint = await discovery.endpoints()?.introspectionURL else {
             logger.warning("No introspection endpoint", metadata: ["issuer": "\(configuration.name)"])
             return .failure(.introspectionUnavailable)
@@ -110,20 +134,23 @@ final class Introspector: Sendable {
             logger.warning("Introspection response malformed", metadata: ["issuer": "\(configuration.name)"])
             return .failure(.introspectionUnavailable)
         }
-        let now = Date().timeIntervalSince1970
         let outcome: Outcome
         let expiresAt: Double
+        let fetchedAt: Double
         if claims.active == true {
             outcomes["active"]?.increment()
             outcome = .active(claims)
-            let bound = now + Double(min(maxAge, settings.introspectionCacheTTL).components.seconds)
-            expiresAt = min(bound, claims.expiresAt ?? now)
+            // Kept for the longest bound any reader has; each reader applies its own (`introspect`).
+            expiresAt = min(startedAt + settings.introspectionCacheTTL.inSeconds, claims.expiresAt ?? startedAt)
+            fetchedAt = startedAt
         } else {
             outcomes["inactive"]?.increment()
             outcome = .inactive
-            expiresAt = now + Double(settings.negativeCacheTTL.components.seconds)
+            expiresAt = startedAt + settings.negativeCacheTTL.inSeconds
+            // An inactive token never turns active again: every reader may use the answer until it expires.
+            fetchedAt = .infinity
         }
-        if expiresAt > now { cache.insert(outcome, for: key, expiresAt: expiresAt) }
+        if expiresAt > Date().timeIntervalSince1970 { cache.insert(outcome, for: key, expiresAt: expiresAt, fetchedAt: fetchedAt) }
         return .success(outcome)
     }
 }
@@ -197,4 +224,9 @@ public final class ClientAssertionSigner: Sendable {
         current.withLock { $0 = (token, now + 300) }
         return token
     }
+}
+
+extension Duration {
+    /// The duration in seconds, fractions included (`components.seconds` alone drops them).
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -55,12 +55,15 @@ public struct IssuerConfiguration: Sendable, Equatable {
     public var revocationCheck: Bool
     public var revocationCacheTTL: Duration
     public var jwks: JWKSPolicy
+    /// Which opaque strings are sent to this issuer's introspection endpoint.
+    public var opaqueTokens: OpaqueTokenPolicy
 
     public init(
         name: String, issuer: String, audiences: [String], algorithms: Set<JWSAlgorithm> = [.rs256],
         leeway: Duration = .seconds(60), jwksURL: String? = nil, introspectionURL: String? = nil,
         introspection: ClientAuthentication? = nil, revocationCheck: Bool = false,
-        revocationCacheTTL: Duration = .seconds(10), jwks: JWKSPolicy = JWKSPolicy()
+        revocationCacheTTL: Duration = .seconds(10), jwks: JWKSPolicy = JWKSPolicy(),
+        opaqueTokens: OpaqueTokenPolicy = OpaqueTokenPolicy()
     ) {
         self.name = name
         self.issuer = issuer
@@ -73,6 +76,7 @@ public struct IssuerConfiguration: Sendable, Equatable {
         self.revocationCheck = revocationCheck
         self.revocationCacheTTL = revocationCacheTTL
         self.jwks = jwks
+        self.opaqueTokens = opaqueTokens
     }
 
     /// Refuses configurations that would silently weaken validation.
@@ -97,6 +101,9 @@ public struct IssuerConfiguration: Sendable, Equatable {
             }
         }
         try jwks.validate(issuer: name)
+        guard opaqueTokens.minLength >= 1, opaqueTokens.maxLength >= opaqueTokens.minLength else {
+            throw ConfigurationError("issuer \(name): opaqueTokens length bounds must satisfy 1 <= minLength <= maxLength")
+        }
     }
 }
 
@@ -152,15 +159,19 @@ public struct ValidationSettings: Sendable, Equatable {
     /// Inactive and failed tokens are remembered this long.
     public var negativeCacheTTL: Duration
     public var introspectionTimeout: Duration
+    /// Rate and concurrency limits on introspecting unknown opaque tokens.
+    public var opaqueTokens: OpaqueAdmissionSettings
 
     public init(
         maxTokenBytes: Int = 16 * 1024, cacheCapacity: Int = 100_000, introspectionCacheTTL: Duration = .seconds(60),
-        negativeCacheTTL: Duration = .seconds(10), introspectionTimeout: Duration = .seconds(5)
+        negativeCacheTTL: Duration = .seconds(10), introspectionTimeout: Duration = .seconds(5),
+        opaqueTokens: OpaqueAdmissionSettings = OpaqueAdmissionSettings()
     ) {
         self.maxTokenBytes = maxTokenBytes
         self.cacheCapacity = cacheCapacity
         self.introspectionCacheTTL = introspectionCacheTTL
         self.negativeCacheTTL = negativeCacheTTL
         self.introspectionTimeout = introspectionTimeout
+        self.opaqueTokens = opaqueTokens
     }
 }

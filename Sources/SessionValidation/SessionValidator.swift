@@ -121,6 +121,8 @@ public final class SessionValidator: Sendable {
     private let issuers: [Issuer]
     private let byIssuer: [String: Int]
     private let settings: ValidationSettings
+    /// Rate and concurrency limits on introspecting opaque tokens not seen before.
+    private let admission: OpaqueTokenAdmission
     private let verified: ExpiringCache<VerifiedToken>
     /// Opaque tokens recently refused, with the issuer that refused them (when one did).
     private let inactive: ExpiringCache<InactiveToken>
@@ -148,6 +150,7 @@ public final class SessionValidator: Sendable {
                 throw ConfigurationError("issuer \(configuration.issuer) is configured twice")
             }
         }
+        try settings.opaqueTokens.validate()
         let http = ProviderHTTP(client: httpClient)
         var issuers: [Issuer] = []
         for (index, configuration) in configurations.enumerated() {
@@ -166,6 +169,7 @@ public final class SessionValidator: Sendable {
         self.issuers = issuers
         self.byIssuer = Dictionary(uniqueKeysWithValues: issuers.enumerated().map { ($1.configuration.issuer, $0) })
         self.settings = settings
+        self.admission = OpaqueTokenAdmission(settings: settings.opaqueTokens)
         self.verified = ExpiringCache(capacity: settings.cacheCapacity)
         self.inactive = ExpiringCache(capacity: max(1024, settings.cacheCapacity / 10))
         self.logger = logger
@@ -212,6 +216,9 @@ public final class SessionValidator: Sendable {
         }
     }
 
+    /// The trusted request header carrying the caller's address for the opaque-token budget, when configured.
+    public var callerAddressHeader: String? { settings.opaqueTokens.callerAddressHeader }
+
     /// Ready once every issuer has a usable key set.
     public var isReady: Bool { issuers.allSatisfy { $0.keys.status.usable } }
 
@@ -247,13 +254,14 @@ public final class SessionValidator: Sendable {
         return cached
     }
 
-    /// Validates a bearer token, returning its verified claims or the reason it is refused.
-    public func validate(_ token: String) async throws(ValidationFailure) -> VerifiedToken {
+    /// Validates a bearer token, returning its verified claims or the reason it is refused. `callerAddress` (the
+    /// trusted header's value, when one is configured) keys the per-address budget for unknown opaque tokens.
+    public func validate(_ token: String, callerAddress: String? = nil) async throws(ValidationFailure) -> VerifiedToken {
         // The issuer's name once the token (or its cached result) names a configured issuer: refusals are
         // counted per issuer.
         var issuerName: String?
         do throws(ValidationFailure) {
-            let result = try await validateUncounted(token, issuerName: &issuerName)
+            let result = try await validateUncounted(token, callerAddress: callerAddress, issuerName: &issuerName)
             if let revocations, try await isRevoked(result, rawToken: token, list: revocations) { throw .revoked }
             result.issuerHandle.validCounter.increment()
             return result
@@ -285,7 +293,7 @@ public final class SessionValidator: Sendable {
     }
 
     private func validateUncounted(
-        _ token: String, issuerName: inout String?
+        _ token: String, callerAddress: String?, issuerName: inout String?
     ) async throws(ValidationFailure) -> VerifiedToken {
         guard !token.isEmpty else { throw .missing }
         guard token.utf8.count <= settings.maxTokenBytes else { throw .oversize }
@@ -309,11 +317,12 @@ public final class SessionValidator: Sendable {
         cacheMisses.increment()
         if CompactJWS.looksLikeJWS(token) {
             let result = try await verifyJWT(token, key: key, now: now, issuerName: &issuerName)
-            verified.insert(result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds))
+            verified.insert(
+                result, for: key, expiresAt: result.expiresAt + Double(result.issuer.leeway.components.seconds), fetchedAt: now)
             try await checkRevocation(token, verified: result, issuer: issuers[result.issuerHandle.index])
             return result
         }
-        return try await introspectOpaque(token, key: key, now: now, issuerName: &issuerName)
+        return try await introspectOpaque(token, key: key, now: now, callerAddress: callerAddress, issuerName: &issuerName)
     }
 
     // MARK: JWT
@@ -394,46 +403,69 @@ public final class SessionValidator: Sendable {
 
     // MARK: Opaque
 
+    /// How old an issuer's introspection answer for an opaque token may be.
+    private func opaqueMaxAge(_ issuer: Issuer) -> Duration {
+        issuer.configuration.revocationCheck
+            ? min(issuer.configuration.revocationCacheTTL, settings.introspectionCacheTTL) : settings.introspectionCacheTTL
+    }
+
+    /// Asks only the issuers whose opaque-token policy admits `token`, in configured order, and stops at the first
+    /// that knows it. A token with a young enough cached answer costs nothing; any other is admitted (rate and
+    /// concurrency limits) before the first call.
     private func introspectOpaque(
-        _ token: String, key: TokenKey, now: Double, issuerName: inout String?
+        _ token: String, key: TokenKey, now: Double, callerAddress: String?, issuerName: inout String?
     ) async throws(ValidationFailure) -> VerifiedToken {
-        // Opaque Zitadel tokens are printable, with no whitespace: anything else is refused unsent.
-        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .malformed }
-        let candidates = issuers.filter { $0.introspector != nil }
-        guard !candidates.isEmpty else { throw .unsupportedTokenType }
-        // One introspecting issuer: its refusals are its own. With several, only the one that knows the token is.
+        let introspecting = issuers.filter { $0.introspector != nil }
+        guard !introspecting.isEmpty else { throw .unsupportedTokenType }
+        let candidates = introspecting.filter { $0.configuration.opaqueTokens.admits(token) }
+        // No issuer could have issued it: refused unsent.
+        guard !candidates.isEmpty else { throw .malformed }
+        // One candidate: its refusals are its own. With several, only the one that knows the token is.
         if candidates.count == 1 { issuerName = candidates[0].configuration.name }
+        for issuer in candidates {
+            if case .active(let claims)? = issuer.introspector?.cachedOutcome(key: key, maxAge: opaqueMaxAge(issuer)),
+                let verified = try accept(claims, from: issuer, key: key, now: now, issuerName: &issuerName)
+            {
+                return verified
+            }
+        }
+        try admission.admit(callerAddress: callerAddress)
+        defer { admission.release() }
         var lastFailure: ValidationFailure = .inactive
         for issuer in candidates {
             guard let introspector = issuer.introspector else { continue }
-            let maxAge =
-                issuer.configuration.revocationCheck
-                ? min(issuer.configuration.revocationCacheTTL, settings.introspectionCacheTTL)
-                : settings.introspectionCacheTTL
             let outcome: Introspector.Outcome
             do {
-                outcome = try await introspector.introspect(token, key: key, maxAge: maxAge)
+                outcome = try await introspector.introspect(token, key: key, maxAge: opaqueMaxAge(issuer))
             } catch {
                 lastFailure = error
                 continue
             }
             guard case .active(let claims) = outcome else { continue }
-            guard claims.issuer == nil || claims.issuer == issuer.configuration.issuer else {
+            guard let verified = try accept(claims, from: issuer, key: key, now: now, issuerName: &issuerName) else {
                 lastFailure = .unknownIssuer
                 continue
             }
-            issuerName = issuer.configuration.name
-            try checkTimeAndAudience(claims, configuration: issuer.configuration, now: now)
-            return VerifiedToken(
-                issuerHandle: issuer.handle, format: .opaque, claims: claims, keyId: nil,
-                expiresAt: claims.expiresAt ?? now, key: key)
+            return verified
         }
         if lastFailure == .inactive {
             inactive.insert(
                 InactiveToken(failure: .inactive, issuerName: issuerName), for: key,
-                expiresAt: now + Double(settings.negativeCacheTTL.components.seconds))
+                expiresAt: now + Double(settings.negativeCacheTTL.components.seconds), fetchedAt: now)
         }
         throw lastFailure
+    }
+
+    /// An active introspection answer as a verified token; nil when it names another issuer.
+    private func accept(
+        _ claims: TokenClaims, from issuer: Issuer, key: TokenKey, now: Double, issuerName: inout String?
+    ) throws(ValidationFailure) -> VerifiedToken? {
+        guard claims.issuer == nil || claims.issuer == issuer.configuration.issuer else { return nil }
+        issuerName = issuer.configuration.name
+        try checkTimeAndAudience(claims, configuration: issuer.configuration, now: now)
+        return VerifiedToken(
+            issuerHandle: issuer.handle, format: .opaque, claims: claims, keyId: nil, expiresAt: claims.expiresAt ?? now,
+            key: key)
     }
 
     // MARK: Sign-out

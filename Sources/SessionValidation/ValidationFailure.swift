@@ -24,6 +24,10 @@ public enum ValidationFailure: String, Error, Sendable, CaseIterable {
     case keysUnavailable = "keys_unavailable"
     case introspectionUnavailable = "introspection_unavailable"
     case revocationListUnavailable = "revocation_list_unavailable"
+    /// This caller sent too many unknown opaque tokens (per-address budget).
+    case introspectionRateLimited = "introspection_rate_limited"
+    /// Unknown opaque tokens arrive faster than the instance budget, or too many are being checked at once.
+    case introspectionOverloaded = "introspection_overloaded"
 
     /// The problem reported to the caller. Details say what is wrong without echoing the token.
     public var problem: GatewayProblem {
@@ -51,6 +55,10 @@ public enum ValidationFailure: String, Error, Sendable, CaseIterable {
             GatewayProblem(.issuerUnavailable, "The issuer's signing keys are unavailable.", retryAfter: 5)
         case .introspectionUnavailable:
             GatewayProblem(.issuerUnavailable, "The issuer could not confirm the token.", retryAfter: 5)
+        case .introspectionRateLimited:
+            GatewayProblem(.introspectionRateLimited, "Too many unknown tokens from this caller; retry later.", retryAfter: 1)
+        case .introspectionOverloaded:
+            GatewayProblem(.introspectionOverloaded, "Too many unknown tokens are being checked; retry later.", retryAfter: 1)
         case .revocationListUnavailable:
             GatewayProblem(.storeUnavailable, "The session's revocation status could not be checked.", retryAfter: 5)
         }

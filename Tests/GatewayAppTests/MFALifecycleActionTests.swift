@@ -206,6 +206,7 @@ import Testing
             var configuration = GatewayConfiguration(port: 0, issuers: [Harness.issuer(baseURL)])
             configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, timeout: .seconds(8), retries: 0, cacheTTL: .zero)
             configuration.store = StoreSettings(url: "sqlite::memory:")
+            configuration.mfa = MFASettings(policy: MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"))
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let validator = try SessionValidator(
                 issuers: configuration.issuers, settings: configuration.validation, httpClient: .shared, logger: logger)
@@ -236,6 +237,26 @@ import Testing
             #expect(try await client.execute(uri: "/v1/session", method: .get, headers: headers).status == .ok)
             #expect(try await client.lifecycle(tom).status == .ok)
             #expect(try await client.act(tom, "refresh", marker: nil).status == .ok)
+        }
+    }
+
+    /// The user policy lookup failing leaves an optional-by-role client's policy unknown: gated routes refuse
+    /// until it can be read again (issue 16, item 7).
+    @Test func anUnknownUserPolicyHoldsTheGate() async throws {
+        try await Self.withProbeRouter { client, admin, _ in
+            let sam = try await admin.token(Seeded.samClientStaff, ["amr": ["pwd"]])
+            let headers: HTTPFields = [.authorization: "Bearer \(sam)"]
+            #expect(try await client.execute(uri: "/v1/probe", method: .get, headers: headers).status == .ok)
+            try await admin.fault(rpc: "ListUserMetadata", ["status": 503, "body": #"{"code":"unavailable","message":"down"}"#])
+            let blocked = try await client.execute(uri: "/v1/probe", method: .get, headers: headers)
+            #expect(blocked.status == .forbidden)
+            #expect(blocked.problemCode == "mfa_remediation_required")
+            let snapshot = try await client.lifecycle(sam)
+            #expect(snapshot.status_ == "unavailable")
+            #expect(snapshot.json["policy"] as? String == "unknown")
+            #expect(snapshot.json["mfaCompliant"] as? Bool == false)
+            try await admin.delete("/mock/admin/faults")
+            #expect(try await client.execute(uri: "/v1/probe", method: .get, headers: headers).status == .ok)
         }
     }
 

@@ -214,7 +214,10 @@ import Testing
         ("ListUserMetadata", #"{"status": 200, "body": "not json"}"#),
     ])
     func faultMakesTheSnapshotUnavailable(_ rpc: String, _ faultJSON: String) async throws {
-        try await LifecycleHarness.run(timeoutMs: 600, retries: 1) { client, admin, _ in
+        // The user policy is looked up only in its own row: elsewhere a metadata lookup slowed past the short
+        // deadline by a loaded machine would make the policy unknown, which is not what the row tests.
+        let policy = MFAPolicyConfiguration(userPolicyMetadataKey: rpc == "ListUserMetadata" ? "aidial.mfa.policy" : nil)
+        try await LifecycleHarness.run(timeoutMs: 600, retries: 1, policy: policy) { client, admin, _ in
             let token = try await admin.token(Seeded.aliceClientAdmin, ["amr": ["pwd", "otp", "mfa"]])
             let fault = try #require(try JSONSerialization.jsonObject(with: Data(faultJSON.utf8)) as? [String: Any])
             try await admin.fault(rpc: rpc, fault)
@@ -233,8 +236,17 @@ import Testing
                 #expect(response.json["enrolledFactors"] is NSNull)
                 #expect(response.json["enrollment"] as? String == "unknown")
             }
-            // An optional-policy client stays compliant while the provider is down.
-            #expect(response.json["mfaCompliant"] as? Bool == true)
+            if rpc == "ListUserMetadata" {
+                // The user policy is unknown, not optional: the gate holds (fail closed).
+                #expect(response.json["policy"] as? String == "unknown")
+                #expect(response.json["policySource"] as? String == "user")
+                #expect(response.json["mfaCompliant"] as? Bool == false)
+                #expect(!response.actions.contains("open_mfa_management_to_disable"))
+            } else {
+                // An optional-policy client whose policy is known stays compliant while other lookups fail.
+                #expect(response.json["policy"] as? String == "optional")
+                #expect(response.json["mfaCompliant"] as? Bool == true)
+            }
         }
     }
 

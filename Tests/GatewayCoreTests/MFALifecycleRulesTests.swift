@@ -34,6 +34,26 @@ import Testing
         #expect(configuration.resolve(role: .partnerAdmin, tenantId: "strict", userRequiresMFA: true).source == .role)
     }
 
+    /// An unreadable user policy is not an optional one: unless role or tenant already require MFA, the
+    /// requirement is `unknown`, and the decision is unavailable, not compliant, with no disable action.
+    @Test func anUnreadableUserPolicyIsUnknownNotOptional() {
+        let unknown = configuration.resolve(role: .clientAdmin, tenantId: nil, userRequiresMFA: nil)
+        #expect(unknown.requirement == .unknown)
+        #expect(unknown.source == .user)
+        #expect(configuration.resolve(role: .partnerUser, tenantId: nil, userRequiresMFA: nil).requirement == .required)
+        #expect(configuration.resolve(role: .clientAdmin, tenantId: "strict", userRequiresMFA: nil).source == .tenant)
+        let provider = MFAProviderState(
+            loginName: "a@b", enrolledFactors: [EnrolledFactor(factor: .totp)], userRequiresMFA: nil)
+        let decision = MFALifecycleRules.decide(
+            policy: unknown, session: .fromAMR(["pwd"], source: .tokenAMR), provider: provider,
+            record: MFALifecycleRecord(), sessionId: "s1",
+            urls: TrustedURLBuilder(issuer: "https://id.example.com", style: .console), orgId: "o1")
+        #expect(decision.status == .unavailable)
+        #expect(!decision.mfaCompliant)
+        #expect(!decision.isAvailable(.openMFAManagementToDisable))
+        #expect(decision.isAvailable(.refresh))
+    }
+
     @Test func methodTypesMap() {
         #expect(MFAFactor(zitadelMethodType: "AUTHENTICATION_METHOD_TYPE_TOTP") == .totp)
         #expect(MFAFactor(zitadelMethodType: "AUTHENTICATION_METHOD_TYPE_U2F") == .webauthn)

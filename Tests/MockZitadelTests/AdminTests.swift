@@ -396,3 +396,19 @@ struct AdminTests {
         }
     }
 }
+
+/// A request body the journal cannot collect (over its 1 MiB limit) is answered 413 and journalled; before,
+/// the handler read the spent stream a second time and the whole process trapped.
+@Suite struct OversizedBodyTests {
+    @Test func anOversizedRPCBodyIsRefusedNotATrap() async throws {
+        try await withMock { client, mock in
+            let response = try await client.execute(
+                uri: "/zitadel.user.v2.UserService/GetUserByID", method: .post,
+                headers: [.contentType: "application/json", .authorization: "Bearer \(Seeded.servicePAT)"],
+                body: ByteBuffer(repeating: UInt8(ascii: " "), count: (1 << 20) + 1024))
+            #expect(response.status == .contentTooLarge)
+            let journal = try await client.execute(uri: "/mock/admin/journal?rpc=UserService/GetUserByID", method: .get)
+            #expect(try journal.json().arrayValue?.count == 1)
+        }
+    }
+}

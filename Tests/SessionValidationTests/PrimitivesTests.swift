@@ -89,7 +89,7 @@ import Testing
     @Test func staysBoundedAndExpires() {
         let cache = ExpiringCache<Int>(capacity: 64)
         for index in 0..<1000 {
-            cache.insert(index, for: TokenKey(token: "t\(index)"), expiresAt: 100)
+            cache.insert(index, for: TokenKey(token: "t\(index)"), expiresAt: 100, fetchedAt: 0)
         }
         // Bounded by the capacity plus an eighth of slack per shard.
         #expect(cache.count <= 64 * 9 / 8 + 16)
@@ -98,13 +98,30 @@ import Testing
         #expect(cache.value(for: TokenKey(token: "t999"), now: 100) == nil)
     }
 
+    /// A reader with a shorter bound than the entry's lifetime refuses an entry fetched before it.
+    @Test func eachReadAppliesItsOwnBound() {
+        let cache = ExpiringCache<Int>(capacity: 64)
+        let key = TokenKey(token: "t")
+        cache.insert(1, for: key, expiresAt: 160, fetchedAt: 100)
+        #expect(cache.value(for: key, now: 150) == 1)
+        #expect(cache.value(for: key, now: 150, fetchedSince: 100) == 1)
+        #expect(cache.value(for: key, now: 150, fetchedSince: 140) == nil)
+        // Too old for one reader is not gone for another.
+        #expect(cache.value(for: key, now: 150, fetchedSince: 90) == 1)
+        // A slow answer to an older question does not replace it; a newer one does.
+        cache.insert(2, for: key, expiresAt: 170, fetchedAt: 95)
+        #expect(cache.value(for: key, now: 150) == 1)
+        cache.insert(3, for: key, expiresAt: 170, fetchedAt: 120)
+        #expect(cache.value(for: key, now: 150, fetchedSince: 110) == 3)
+    }
+
     /// A cache sized for N live sessions keeps all N: uneven shards must not evict early.
     @Test func holdsItsCapacity() {
         #expect(TokenKey(token: "session-1") == TokenKey(token: "session-1"))
         #expect(TokenKey(token: "session-1") != TokenKey(token: "session-2"))
         let cache = ExpiringCache<Int>(capacity: 10_000)
         for index in 0..<10_000 {
-            cache.insert(index, for: TokenKey(token: "session-\(index)"), expiresAt: 100)
+            cache.insert(index, for: TokenKey(token: "session-\(index)"), expiresAt: 100, fetchedAt: 0)
         }
         #expect(cache.count == 10_000)
         var missing = 0
