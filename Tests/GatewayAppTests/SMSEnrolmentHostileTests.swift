@@ -155,9 +155,13 @@ final class TransactionCountingStore: GatewayStore {
                 let answer = try await GatewayHTTP.send(.POST, url, headers: headers, json: ["phone": "0491 570 157"])
                 return (answer.status, answer.json["id"] as? String, answer.json["status"] as? String)
             }
-            // The client retries with the same key all along (a retry lands after the lease would have ended).
-            var retries: [(Duration, Int, String?)] = []
+            // Once the first request forwards (its SetPhone reached the mock), the client retries with the same key
+            // all along (a retry lands after the lease would have ended).
             let started = ContinuousClock.now
+            while try await admin.calls("SetPhone") == 0, ContinuousClock.now - started < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            var retries: [(Duration, Int, String?)] = []
             while ContinuousClock.now - started < .seconds(20) {
                 try await Task.sleep(for: .milliseconds(200))
                 let retry = try await GatewayHTTP.send(.POST, url, headers: headers, json: ["phone": "0491 570 157"])
