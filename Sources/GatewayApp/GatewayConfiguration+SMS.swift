@@ -1,5 +1,6 @@
 import Configuration
 import GatewayCore
+import HTTPTypes
 import SessionValidation
 
 /// SMS one-time-code enrolment settings (`sms.*`).
@@ -11,8 +12,9 @@ public struct SMSSettings: Sendable {
     public var tenant: RateLimitRule
     public var address: RateLimitRule
     public var global: RateLimitRule
-    /// The request header a trusted proxy sets to the end user's address (its last entry is used); without it
-    /// the per-address limit does not apply.
+    /// The request header a trusted proxy sets to the end user's address (its last entry is used). When set, a
+    /// request without it (or without an IP address there) is refused; without it the per-address limit does
+    /// not apply.
     public var callerAddressHeader: String?
     /// The key for number hashes (secret); nil: a random key generated once and kept in the store, shared by
     /// every instance.
@@ -70,6 +72,9 @@ extension GatewayConfiguration {
             return RateLimitRule(name: base.name, limit: limit, periodSeconds: Double(period))
         }
         let header = reader.string(forKey: "sms.callerAddressHeader")
+        if let header, !header.isEmpty, HTTPField.Name(header) == nil {
+            throw ConfigurationError("sms.callerAddressHeader must be an HTTP header name")
+        }
         return SMSSettings(
             limits: limits, user: try rule(defaults.user), number: try rule(defaults.number),
             tenant: try rule(defaults.tenant), address: try rule(defaults.address), global: try rule(defaults.global),

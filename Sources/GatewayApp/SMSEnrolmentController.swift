@@ -29,10 +29,10 @@ struct SMSEnrolmentController {
         let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
         try service.requireSMSAllowed(caller)
         let key = try SMSEnrolmentService.validatedKey(request.headers[.idempotencyKey])
+        let address = try callerAddress(request)
         let body = try await Self.decode(CreateRequest.self, request, context, hint: "{\"phone\": \"04XX XXX XXX\"}")
         let answer = try await service.create(
-            phone: body.phone, idempotencyKey: key, caller: caller, callerAddress: callerAddress(request),
-            requestId: context.requestId)
+            phone: body.phone, idempotencyKey: key, caller: caller, callerAddress: address, requestId: context.requestId)
         return Self.response(answer)
     }
 
@@ -46,24 +46,24 @@ struct SMSEnrolmentController {
     @Sendable func resend(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
         let id = context.parameters.get("id") ?? ""
-        return Self.response(
-            try await service.resend(id: id, caller: caller, callerAddress: callerAddress(request), requestId: context.requestId))
+        let address = try callerAddress(request)
+        return Self.response(try await service.resend(id: id, caller: caller, callerAddress: address, requestId: context.requestId))
     }
 
     /// The end user's address, only from the configured trusted-proxy header (its last entry, which that proxy
-    /// appended); anything that is not an IP literal is ignored.
-    func callerAddress(_ request: Request) -> String? {
-        guard let header = service.settings.callerAddressHeader, let name = HTTPField.Name(header),
-            let value = request.headers[values: name].last
-        else { return nil }
-        guard let last = value.split(separator: ",").last?.trimmingCharacters(in: CharacterSet.whitespaces), !last.isEmpty,
-            last.utf8.count <= 45, last.utf8.allSatisfy({ $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") || Self.isHex($0) })
-        else { return nil }
-        return last.lowercased()
-    }
-
-    static func isHex(_ byte: UInt8) -> Bool {
-        (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte)
+    /// appended); nil when no header is configured. With a header configured, a request without it, or whose
+    /// last entry is not an IP address, is refused: skipping the per-address budget would let any caller that
+    /// reaches the gateway around the proxy spend it freely.
+    func callerAddress(_ request: Request) throws -> CallerAddress? {
+        guard let header = service.settings.callerAddressHeader else { return nil }
+        guard let name = HTTPField.Name(header), let value = request.headers[values: name].last,
+            let last = value.split(separator: ",", omittingEmptySubsequences: false).last,
+            let address = CallerAddress(parsing: last.trimmingCharacters(in: .whitespaces))
+        else {
+            throw GatewayProblem(
+                .callerAddressRequired, "The request did not come through the trusted proxy: its caller address is missing.")
+        }
+        return address
     }
 
     static func decode<T: Decodable>(

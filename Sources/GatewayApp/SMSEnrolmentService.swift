@@ -4,6 +4,7 @@ import GatewayCore
 import GatewayStore
 import Logging
 import Metrics
+import Synchronization
 import ZitadelClient
 
 /// The caller facts an enrolment needs (no token: SMS enrolment talks to Zitadel with the service credential).
@@ -58,12 +59,25 @@ struct SMSEnrolmentService: Sendable {
     let leaseSeconds: Double
     let logger: Logger
 
+    /// Requests of one user waiting in this process for another request's forward.
+    let waiters = ClaimWaiters()
+
     static let basePath = MFALifecycleController.basePath + "/sms-enrolments"
+    /// How many requests per user wait in this process for another request's forward; the others are answered
+    /// 409 at once, so that a burst costs one claim transaction per request plus a few polls.
+    static let waitersPerUser = 2
+    /// A waiting request's first pause; it doubles up to `longestPause`.
+    static let firstPause = Duration.milliseconds(100)
+    static let longestPause = Duration.seconds(1)
+    /// `failure` of a forward read as not applied after its lease (the key retries afresh).
+    static let notForwarded = "not_forwarded"
+    /// `failure` of an open enrolment whose number a newer enrolment replaced at Zitadel (written by the store).
+    static let superseded = "superseded"
 
     // MARK: Create
 
     func create(
-        phone input: String, idempotencyKey: String?, caller: EnrolmentCaller, callerAddress: String?,
+        phone input: String, idempotencyKey: String?, caller: EnrolmentCaller, callerAddress: CallerAddress?,
         requestId: String?
     ) async throws -> EnrolmentAnswer {
         try requireSMSAllowed(caller)
@@ -82,13 +96,24 @@ struct SMSEnrolmentService: Sendable {
             charges: charges(caller: caller, numberKey: numberKey, callerAddress: callerAddress),
             audit: auditEvent(caller, "sms_enrolment.requested", "claimed", requestId: requestId, ["phone": mobile.masked]))
         let deadline = ContinuousClock.now + .seconds(leaseSeconds)
+        let waiter = "\(caller.homeOrg)\u{0}\(caller.userId)"
+        var waiting = false
+        defer { if waiting { waiters.leave(waiter) } }
+        var pause = Self.firstPause
+        // The key's earlier forward of this number was read as not applied: should it land after all, its code is
+        // the one pending at Zitadel.
+        var earlierForwardUnconfirmed = false
         while true {
+            let asked = ContinuousClock.now
             let outcome: SMSEnrolmentClaimOutcome
             do { outcome = try await store.claimSMSEnrolment(claim) } catch { throw Self.storeUnavailable(error, logger) }
             Counter(label: "gateway_sms_claims_total", dimensions: [("outcome", Self.name(outcome))]).increment()
             switch outcome {
             case .claimed(let enrolment):
-                return try await forward(enrolment, mobile: mobile, phoneAPI: phoneAPI, scope: scope, caller: caller, requestId: requestId)
+                var lease = ForwardLease(enrolment, grantedAfter: asked, seconds: leaseSeconds)
+                return try await forward(
+                    &lease, mobile: mobile, phoneAPI: phoneAPI, scope: scope, caller: caller, requestId: requestId,
+                    codeMayBePending: earlierForwardUnconfirmed)
             case .replay(let stored):
                 return EnrolmentAnswer(status: stored.status, body: stored.body, replayed: true)
             case .keyReused:
@@ -100,64 +125,109 @@ struct SMSEnrolmentService: Sendable {
             case .attached(let enrolment, let createdByKey):
                 var current = enrolment
                 if current.state == .forwarding {
-                    current = try await reconcile(current, scope: scope, caller: caller, requestId: requestId)
+                    current = try await reconcile(
+                        current, lease: ForwardLease(enrolment, grantedAfter: asked, seconds: leaseSeconds), scope: scope,
+                        caller: caller, requestId: requestId)
                 }
-                guard current.state == .failed else {
-                    return try await complete(current, scope: scope, status: createdByKey ? 201 : 200)
+                if current.state == .failed, Self.mayForwardAgain(current) {
+                    // Not applied (read or refused for the moment): forget the key's old attempt and claim afresh.
+                    earlierForwardUnconfirmed = current.failure == Self.notForwarded
+                    do { try await store.finishIdempotencyKey(.release(scope)) } catch { throw Self.storeUnavailable(error, logger) }
+                    continue
                 }
-                guard current.failure == ProblemCode.providerUnavailable.rawValue else {
-                    // Failed for good (refused, superseded): the key answers this from now on instead of staying
-                    // in flight.
-                    let problem = GatewayProblem(
-                        .providerRejected, "This enrolment failed; start a new one with a new Idempotency-Key.")
-                    let stored = StoredResponse(status: problem.status, body: ProblemResponse.body(problem, requestId: requestId))
-                    do { try await store.finishIdempotencyKey(.complete(scope, stored)) } catch {
-                        throw Self.storeUnavailable(error, logger)
-                    }
-                    throw problem
-                }
-                // Confirmed never sent: forget the key's old attempt and claim afresh.
-                do { try await store.finishIdempotencyKey(.release(scope)) } catch { throw Self.storeUnavailable(error, logger) }
+                return try await settle(current, scope: scope, status: createdByKey ? 201 : 200, requestId: requestId)
             case .busy:
-                // Another request is forwarding this number: wait for its outcome rather than send a second SMS.
-                guard ContinuousClock.now + .milliseconds(50) < deadline else {
-                    throw GatewayProblem(
-                        .requestInProgress, "An enrolment of this number is being sent; retry shortly.", retryAfter: 1)
+                // Another request is forwarding for this user: a few wait for its outcome (backing off) rather than
+                // send a second SMS; the rest are told at once, so that a burst costs one claim per request.
+                if !waiting {
+                    guard waiters.enter(waiter, limit: Self.waitersPerUser) else { throw Self.busy() }
+                    waiting = true
                 }
-                try await Task.sleep(for: .milliseconds(50))
+                guard ContinuousClock.now + pause < deadline else { throw Self.busy() }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, Self.longestPause)
             case .blocked(let other):
                 // Another number's forward for this user was orphaned: settle it before anything else is sent.
-                _ = try await reconcile(other, scope: nil, caller: caller, requestId: requestId)
+                _ = try await reconcile(
+                    other, lease: ForwardLease(other, grantedAfter: asked, seconds: leaseSeconds), scope: nil, caller: caller,
+                    requestId: requestId)
             case .rateLimited(let refusal):
                 throw Self.rateLimited(refusal)
             }
         }
     }
 
-    /// SetPhone, exactly once for this enrolment; the outcome is recorded with the idempotency result.
-    private func forward(
-        _ enrolment: SMSEnrolment, mobile: AustralianMobile, phoneAPI: any ZitadelPhoneEnrolment, scope: IdempotencyScope,
-        caller: EnrolmentCaller, requestId: String?
+    /// Answers with an enrolment the key is bound to, and binds the key to that answer. Only an enrolment Zitadel
+    /// refused answers as refused; a superseded or expired one says so, and one still forwarding is in progress.
+    private func settle(
+        _ enrolment: SMSEnrolment, scope: IdempotencyScope, status: Int, requestId: String?
     ) async throws -> EnrolmentAnswer {
-        let userId = enrolment.userId
+        let now = try await storeNow()
+        let problem: GatewayProblem
+        switch enrolment.state {
+        case .forwarding:
+            // Another request holds it now (this one lost a race): its outcome is theirs to record.
+            throw GatewayProblem(.requestInProgress, "This enrolment is still being sent; retry shortly.", retryAfter: 1)
+        case .verified:
+            return try await complete(enrolment, scope: scope, status: status, now: now)
+        case .codeSent:
+            guard now >= enrolment.expiresAt else { return try await complete(enrolment, scope: scope, status: status, now: now) }
+            problem = GatewayProblem(
+                .enrolmentExpired, "This enrolment's code has expired; start a new enrolment with a new Idempotency-Key.")
+        case .failed:
+            problem = Self.closedProblem(enrolment)
+        }
+        let stored = StoredResponse(status: problem.status, body: ProblemResponse.body(problem, requestId: requestId))
+        do { try await store.finishIdempotencyKey(.complete(scope, stored)) } catch { throw Self.storeUnavailable(error, logger) }
+        throw problem
+    }
+
+    /// Why a failed enrolment is over, in its own code: superseded by a newer number, refused by Zitadel, or not
+    /// sent (nothing reached the user).
+    static func closedProblem(_ enrolment: SMSEnrolment) -> GatewayProblem {
+        switch enrolment.failure ?? "" {
+        case Self.superseded:
+            GatewayProblem(
+                .enrolmentSuperseded,
+                "A newer number replaced this one on the account before it was verified; start a new enrolment to use it again.")
+        case ProblemCode.invalidPhone.rawValue:
+            GatewayProblem(.invalidPhone, "Zitadel did not accept this number. " + AustralianMobile.acceptedForms)
+        case ProblemCode.providerRejected.rawValue:
+            GatewayProblem(.providerRejected, "Zitadel refused this enrolment; start a new one with a new Idempotency-Key.")
+        default:
+            GatewayProblem(.enrolmentClosed, "This enrolment was not sent; start a new one with a new Idempotency-Key.")
+        }
+    }
+
+    /// SetPhone, exactly once for this enrolment; the outcome is recorded with the idempotency result.
+    /// `codeMayBePending`: an earlier forward of this number for the key was read as not applied, so a SetPhone
+    /// refused as unchanged means that forward landed after all and its code is the one pending.
+    private func forward(
+        _ lease: inout ForwardLease, mobile: AustralianMobile, phoneAPI: any ZitadelPhoneEnrolment, scope: IdempotencyScope,
+        caller: EnrolmentCaller, requestId: String?, codeMayBePending: Bool
+    ) async throws -> EnrolmentAnswer {
+        let userId = lease.enrolment.userId
         let e164 = mobile.e164
+        try await hold(&lease)
         let result = await MFALifecycleService.result { () async throws(ZitadelClientError) in
             try await phoneAPI.setPhone(userId, phone: e164)
         }
         guard case .failure(let failure) = result else {
             Self.countForward("SetPhone", "ok")
-            return try await recordSent(enrolment, scope: scope, caller: caller, requestId: requestId)
+            return try await recordSent(lease.enrolment, scope: scope, caller: caller, requestId: requestId)
         }
         Self.countForward("SetPhone", failure.kind)
         guard Self.isDefinite(failure) else {
             logger.warning(
-                "SetPhone outcome unknown; reconciling", metadata: ["enrolment": "\(enrolment.id)", "reason": "\(failure.kind)"])
-            let reconciled = try await reconcile(enrolment, scope: scope, caller: caller, requestId: requestId, concludeNotSent: false)
-            return try await complete(reconciled, scope: scope, status: 201)
+                "SetPhone outcome unknown; reconciling", metadata: ["enrolment": "\(lease.enrolment.id)", "reason": "\(failure.kind)"])
+            let reconciled = try await reconcile(
+                lease.enrolment, lease: lease, scope: scope, caller: caller, requestId: requestId, concludeNotSent: false)
+            return try await settle(reconciled, scope: scope, status: 201, requestId: requestId)
         }
         if failure.errorId == ZitadelErrorId.phoneUnchanged {
             // The user already has this number at Zitadel: send a fresh code for it instead.
-            return try await resendForUnchangedNumber(enrolment, scope: scope, caller: caller, requestId: requestId)
+            return try await resendForUnchangedNumber(
+                &lease, codeMayBePending: codeMayBePending, scope: scope, caller: caller, requestId: requestId)
         }
         if Self.isTransient(failure) {
             // Not applied, and not about this request (quota, credential, permission): the key is released so
@@ -165,7 +235,7 @@ struct SMSEnrolmentService: Sendable {
             var retryAfter = 5
             if case .api(let api) = failure, api.code == .resourceExhausted { retryAfter = 30 }
             return try await fail(
-                enrolment,
+                lease.enrolment,
                 problem: GatewayProblem(
                     .providerUnavailable,
                     "Zitadel did not take the change now; nothing was sent. Retry later with the same Idempotency-Key.",
@@ -176,37 +246,46 @@ struct SMSEnrolmentService: Sendable {
             failure.errorId == ZitadelErrorId.phoneInvalid
             ? GatewayProblem(.invalidPhone, "Zitadel did not accept this number. " + AustralianMobile.acceptedForms)
             : GatewayProblem(.providerRejected, "Zitadel refused to set the phone number.")
-        return try await fail(enrolment, problem: problem, scope: scope, caller: caller, requestId: requestId)
+        return try await fail(lease.enrolment, problem: problem, scope: scope, caller: caller, requestId: requestId)
     }
 
     /// SetPhone answered that the number is unchanged: verified numbers go straight to AddOTPSMS, others get a code.
     /// Nothing here may leave the user worse off than before: a failed lookup or a refused resend ends the attempt
     /// (nothing was sent), and the phone is removed and set again only when Zitadel says no code is pending for it.
+    /// Every call is made under the forward's lease, renewed as the chain goes on.
     private func resendForUnchangedNumber(
-        _ enrolment: SMSEnrolment, scope: IdempotencyScope, caller: EnrolmentCaller, requestId: String?
+        _ lease: inout ForwardLease, codeMayBePending: Bool, scope: IdempotencyScope, caller: EnrolmentCaller,
+        requestId: String?
     ) async throws -> EnrolmentAnswer {
         guard let phoneAPI, let directory else { throw GatewayProblem(.providerUnavailable, "SMS enrolment is not configured.") }
         let notSent = GatewayProblem(
             .providerUnavailable, "Zitadel could not be reached to send the code; nothing was sent. Retry with the same Idempotency-Key.",
             retryAfter: 2)
         let user: GetUserByIDResponse
-        do { user = try await directory.getUserByID(enrolment.userId) } catch {
-            return try await fail(enrolment, problem: notSent, scope: scope, caller: caller, requestId: requestId, release: true)
+        try await hold(&lease)
+        do { user = try await directory.getUserByID(lease.enrolment.userId) } catch {
+            return try await fail(lease.enrolment, problem: notSent, scope: scope, caller: caller, requestId: requestId, release: true)
         }
         if user.user?.human?.phone?.isVerified == true {
-            try await enableOTPSMS(enrolment.userId, phoneAPI: phoneAPI)
-            var verified = enrolment
+            try await hold(&lease)
+            try await enableOTPSMS(lease.enrolment.userId, phoneAPI: phoneAPI)
+            var verified = lease.enrolment
             verified.state = .verified
             verified.leaseUntil = nil
             guard
                 let saved = try await update(
                     verified, completing: nil,
-                    audit: auditEvent(caller, "sms_enrolment.verified", "already_verified", requestId: requestId, metadata(enrolment)))
+                    audit: auditEvent(caller, "sms_enrolment.verified", "already_verified", requestId: requestId, metadata(verified)))
             else { throw Self.conflict() }
-            await lifecycle.cache.invalidate(userId: enrolment.userId)
-            return try await complete(saved, scope: scope, status: 201)
+            await lifecycle.cache.invalidate(userId: saved.userId)
+            return try await complete(saved, scope: scope, status: 201, now: try await storeNow())
         }
-        let userId = enrolment.userId
+        if codeMayBePending {
+            // The earlier forward set the number after it was read as absent: it sent the code the user receives.
+            return try await recordSent(lease.enrolment, scope: scope, caller: caller, requestId: requestId)
+        }
+        let userId = lease.enrolment.userId
+        try await hold(&lease)
         let resent = await MFALifecycleService.result { () async throws(ZitadelClientError) in
             try await phoneAPI.resendPhoneCode(userId)
         }
@@ -218,31 +297,53 @@ struct SMSEnrolmentService: Sendable {
                     Self.isTransient(error)
                     ? notSent : GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number.")
                 return try await fail(
-                    enrolment, problem: problem, scope: scope, caller: caller, requestId: requestId, release: Self.isTransient(error))
+                    lease.enrolment, problem: problem, scope: scope, caller: caller, requestId: requestId,
+                    release: Self.isTransient(error))
             }
             // No code is pending for the (unverified) number, e.g. set by an administrator without one: only a new
             // SetPhone issues one, and Zitadel refuses an unchanged number, so remove it first.
-            let number = try await numberAtProvider(enrolment)
+            try await hold(&lease)
+            let number = try await numberAtProvider(lease.enrolment)
+            try await hold(&lease)
             let removed = await MFALifecycleService.result { () async throws(ZitadelClientError) in
                 try await phoneAPI.removePhone(userId)
             }
             Self.countForward("RemovePhone", removed.kind)
             if case .failure(let failure) = removed, Self.isDefinite(failure) {
                 return try await fail(
-                    enrolment, problem: GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number."),
+                    lease.enrolment, problem: GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number."),
                     scope: scope, caller: caller, requestId: requestId)
             }
+            try await hold(&lease)
             let set = await MFALifecycleService.result { () async throws(ZitadelClientError) in
                 try await phoneAPI.setPhone(userId, phone: number)
             }
             Self.countForward("SetPhone", set.kind)
             if case .failure(let failure) = set, Self.isDefinite(failure) {
                 return try await fail(
-                    enrolment, problem: GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number."),
+                    lease.enrolment, problem: GatewayProblem(.providerRejected, "Zitadel refused to send a code to this number."),
                     scope: scope, caller: caller, requestId: requestId)
             }
         }
-        return try await recordSent(enrolment, scope: scope, caller: caller, requestId: requestId)
+        return try await recordSent(lease.enrolment, scope: scope, caller: caller, requestId: requestId)
+    }
+
+    /// Renews the forward's lease (compare-and-set on the ledger row) unless the lease has at least
+    /// `leaseSeconds - 1` left: no Zitadel call of a forward starts without its deadline ahead of it on the lease
+    /// (the lease is at least the call deadline plus a second), so no other request can take the forward over
+    /// while a call it made may still land. A lost compare-and-set means the lease ran out and another request
+    /// took over: nothing more is called.
+    private func hold(_ lease: inout ForwardLease) async throws {
+        guard lease.remaining < .seconds(leaseSeconds - 1) else { return }
+        let asked = ContinuousClock.now
+        var renewed = lease.enrolment
+        renewed.leaseUntil = try await storeNow() + leaseSeconds
+        guard let saved = try await update(renewed, completing: nil, audit: nil) else {
+            Counter(label: "gateway_sms_lease_renewals_total", dimensions: [("outcome", "lost")]).increment()
+            throw GatewayProblem(.requestInProgress, "Another request took this enrolment over; retry shortly.", retryAfter: 1)
+        }
+        Counter(label: "gateway_sms_lease_renewals_total", dimensions: [("outcome", "renewed")]).increment()
+        lease = ForwardLease(saved, grantedAfter: asked, seconds: leaseSeconds)
     }
 
     /// The user's number at Zitadel, when it is this enrolment's number.
@@ -269,7 +370,7 @@ struct SMSEnrolmentService: Sendable {
             let saved = try await update(
                 sent, completing: .complete(scope, StoredResponse(status: answer.status, body: answer.body)),
                 audit: auditEvent(caller, "sms_enrolment.code_sent", "ok", requestId: requestId, metadata(enrolment)))
-        else { return try await afterLostRace(enrolment, scope: scope) }
+        else { return try await afterLostRace(enrolment, scope: scope, requestId: requestId) }
         return try render(saved, status: 201, now: now)
     }
 
@@ -291,19 +392,25 @@ struct SMSEnrolmentService: Sendable {
             try await update(
                 failed, completing: completion,
                 audit: auditEvent(caller, "sms_enrolment.rejected", problem.code.rawValue, requestId: requestId, details)) != nil
-        else { return try await afterLostRace(enrolment, scope: scope) }
+        else { return try await afterLostRace(enrolment, scope: scope, requestId: requestId) }
         throw problem
     }
 
     /// Reads the user's phone at Zitadel to learn whether an unknown-outcome SetPhone happened. Found: the code
-    /// was sent. Not found: with `concludeNotSent` (the lease is over, so the call cannot still land) the
-    /// enrolment is returned failed and the key released for a fresh attempt; otherwise the outcome stays
-    /// unknown until the lease ends (503). Never calls SetPhone.
+    /// was sent. Not found: with `concludeNotSent` (the lease is over, so no call of the forward can still be
+    /// waiting for its deadline) the enrolment is closed as not forwarded and the key released for a fresh
+    /// attempt, which treats a late landing as the code sent; otherwise the outcome stays unknown until the lease
+    /// ends (503). Never calls SetPhone. With `lease`, every call is made under it.
     func reconcile(
-        _ enrolment: SMSEnrolment, scope: IdempotencyScope?, caller: EnrolmentCaller?, requestId: String?,
-        concludeNotSent: Bool = true
+        _ enrolment: SMSEnrolment, lease held: ForwardLease? = nil, scope: IdempotencyScope?, caller: EnrolmentCaller?,
+        requestId: String?, concludeNotSent: Bool = true
     ) async throws -> SMSEnrolment {
         guard enrolment.state == .forwarding else { return enrolment }
+        var lease = held
+        if var current = lease {
+            try await hold(&current)
+            lease = current
+        }
         let user: GetUserByIDResponse
         do {
             guard let directory else { throw ZitadelClientError.credentialUnavailable("no client") }
@@ -323,11 +430,15 @@ struct SMSEnrolmentService: Sendable {
             if verified, let phoneAPI {
                 // Verified already (the code was entered elsewhere): the enrolment is done only once SMS codes
                 // are on. Failing here leaves it to the next reconciliation.
+                if var current = lease {
+                    try await hold(&current)
+                    lease = current
+                }
                 try await enableOTPSMS(enrolment.userId, phoneAPI: phoneAPI)
                 await lifecycle.cache.invalidate(userId: enrolment.userId)
             }
             Counter(label: "gateway_sms_reconciliations_total", dimensions: [("outcome", "forwarded")]).increment()
-            var sent = enrolment
+            var sent = lease?.enrolment ?? enrolment
             sent.state = verified ? .verified : .codeSent
             sent.leaseUntil = nil
             sent.lastSentAt = sent.lastSentAt ?? now
@@ -344,13 +455,13 @@ struct SMSEnrolmentService: Sendable {
         guard concludeNotSent else {
             throw GatewayProblem(
                 .providerUnavailable, "Zitadel did not confirm the enrolment in time; retry with the same Idempotency-Key.",
-                retryAfter: max(1, Int(saturating: ((enrolment.leaseUntil ?? now) - now).rounded(.up))))
+                retryAfter: max(1, Int(saturating: ((lease?.enrolment.leaseUntil ?? enrolment.leaseUntil ?? now) - now).rounded(.up))))
         }
         Counter(label: "gateway_sms_reconciliations_total", dimensions: [("outcome", "not_forwarded")]).increment()
-        var failed = enrolment
+        var failed = lease?.enrolment ?? enrolment
         failed.state = .failed
         failed.leaseUntil = nil
-        failed.failure = ProblemCode.providerUnavailable.rawValue
+        failed.failure = Self.notForwarded
         details["found"] = "false"
         guard
             let saved = try await update(
@@ -362,8 +473,10 @@ struct SMSEnrolmentService: Sendable {
     }
 
     /// Binds the key to the enrolment's current state and answers with it.
-    private func complete(_ enrolment: SMSEnrolment, scope: IdempotencyScope, status: Int) async throws -> EnrolmentAnswer {
-        let answer = try render(enrolment, status: status, now: try await storeNow())
+    private func complete(
+        _ enrolment: SMSEnrolment, scope: IdempotencyScope, status: Int, now: Double
+    ) async throws -> EnrolmentAnswer {
+        let answer = try render(enrolment, status: status, now: now)
         do {
             try await store.finishIdempotencyKey(.complete(scope, StoredResponse(status: answer.status, body: answer.body)))
         } catch { throw Self.storeUnavailable(error, logger) }
@@ -371,8 +484,8 @@ struct SMSEnrolmentService: Sendable {
     }
 
     /// Another request updated the enrolment first: answer with what it recorded.
-    private func afterLostRace(_ enrolment: SMSEnrolment, scope: IdempotencyScope) async throws -> EnrolmentAnswer {
-        try await complete(try await reload(enrolment), scope: scope, status: 201)
+    private func afterLostRace(_ enrolment: SMSEnrolment, scope: IdempotencyScope, requestId: String?) async throws -> EnrolmentAnswer {
+        try await settle(try await reload(enrolment), scope: scope, status: 201, requestId: requestId)
     }
 
     private func reload(_ enrolment: SMSEnrolment) async throws -> SMSEnrolment {
@@ -393,7 +506,7 @@ struct SMSEnrolmentService: Sendable {
         let now = try await storeNow()
         switch enrolment.state {
         case .verified: return try render(enrolment, status: 200, now: now)
-        case .failed: throw GatewayProblem(.enrolmentClosed, "This enrolment failed; start a new one.")
+        case .failed: throw Self.finished(enrolment)
         case .forwarding:
             throw GatewayProblem(.requestInProgress, "The code is still being sent; retry shortly.", retryAfter: 1)
         case .codeSent: break
@@ -402,7 +515,7 @@ struct SMSEnrolmentService: Sendable {
             throw GatewayProblem(.enrolmentExpired, "The code for this enrolment has expired; start a new enrolment.")
         }
         guard let code = Self.normalisedCode(input) else {
-            throw GatewayProblem(.invalidCode, "Enter the code from the text message: 4 to 12 letters or digits.")
+            throw GatewayProblem(.invalidCode, "Enter the code from the text message exactly as it appears.")
         }
         guard let phoneAPI else { throw GatewayProblem(.providerUnavailable, "SMS enrolment is not configured.") }
         let limits = settings.limits
@@ -483,11 +596,14 @@ struct SMSEnrolmentService: Sendable {
         }
     }
 
-    func resend(id: String, caller: EnrolmentCaller, callerAddress: String?, requestId: String?) async throws -> EnrolmentAnswer {
+    func resend(
+        id: String, caller: EnrolmentCaller, callerAddress: CallerAddress?, requestId: String?
+    ) async throws -> EnrolmentAnswer {
         let enrolment = try await load(id: id, caller: caller)
         let now = try await storeNow()
         switch enrolment.state {
-        case .verified, .failed: throw GatewayProblem(.enrolmentClosed, "This enrolment is finished; nothing to resend.")
+        case .verified: throw GatewayProblem(.enrolmentClosed, "This enrolment is finished; nothing to resend.")
+        case .failed: throw Self.finished(enrolment)
         case .forwarding: throw GatewayProblem(.requestInProgress, "The code is still being sent; retry shortly.", retryAfter: 1)
         case .codeSent: break
         }
@@ -592,7 +708,7 @@ struct SMSEnrolmentService: Sendable {
         }
     }
 
-    private func charges(caller: EnrolmentCaller, numberKey: String, callerAddress: String?) -> [RateLimitCharge] {
+    private func charges(caller: EnrolmentCaller, numberKey: String, callerAddress: CallerAddress?) -> [RateLimitCharge] {
         var charges = [
             RateLimitCharge(rule: settings.user, key: "sms:user:\(caller.homeOrg):\(caller.userId)"),
             RateLimitCharge(rule: settings.number, key: "sms:number:\(numberKey)"),
@@ -600,7 +716,7 @@ struct SMSEnrolmentService: Sendable {
             RateLimitCharge(rule: settings.global, key: "sms:global"),
         ]
         if let callerAddress {
-            charges.append(RateLimitCharge(rule: settings.address, key: "sms:address:\(hash("address", callerAddress))"))
+            charges.append(RateLimitCharge(rule: settings.address, key: "sms:address:\(hash("address", callerAddress.key))"))
         }
         return charges
     }
@@ -660,10 +776,12 @@ struct SMSEnrolmentService: Sendable {
         return key
     }
 
+    /// The code as the user typed it, trimmed of surrounding whitespace only: Zitadel compares codes exactly, case
+    /// included, and an instance's generator may use lower and upper case letters, digits and symbols
+    /// (internal/crypto/code.go). Anything that cannot be such a code is refused before it costs an attempt.
     static func normalisedCode(_ input: String) -> String? {
-        let code = input.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
-        guard (4...12).contains(code.utf8.count), code.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) })
-        else { return nil }
+        let code = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(code.utf8.count), code.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
         return code
     }
 
@@ -715,6 +833,23 @@ struct SMSEnrolmentService: Sendable {
         if let problem = error as? GatewayProblem { return problem }
         logger.error("Store unavailable; refusing (fail closed)", metadata: ["error_type": "\(type(of: error))"])
         return GatewayProblem(.storeUnavailable, "The enrolment ledger is unavailable; nothing was sent. Retry shortly.", retryAfter: 2)
+    }
+
+    /// A failed enrolment, for its verification or resend: superseded says so, anything else is closed.
+    static func finished(_ enrolment: SMSEnrolment) -> GatewayProblem {
+        guard enrolment.failure == superseded else {
+            return GatewayProblem(.enrolmentClosed, "This enrolment failed; start a new one.")
+        }
+        return closedProblem(enrolment)
+    }
+
+    /// A failed enrolment the key may forward afresh: read as not applied, or refused for the moment.
+    static func mayForwardAgain(_ enrolment: SMSEnrolment) -> Bool {
+        enrolment.failure == notForwarded || enrolment.failure == ProblemCode.providerUnavailable.rawValue
+    }
+
+    static func busy() -> GatewayProblem {
+        GatewayProblem(.requestInProgress, "An enrolment for this account is being sent; retry shortly.", retryAfter: 1)
     }
 
     static func conflict() -> GatewayProblem {
@@ -782,6 +917,41 @@ extension Result where Failure == ZitadelClientError {
         switch self {
         case .success: "ok"
         case .failure(let error): error.kind
+        }
+    }
+}
+
+/// A forward's hold on its enrolment: the row as last written (for compare-and-set) and when the ledger's lease
+/// ends at the earliest (counted from before the store granted it, so never later than the store's).
+struct ForwardLease {
+    var enrolment: SMSEnrolment
+    var expires: ContinuousClock.Instant
+
+    init(_ enrolment: SMSEnrolment, grantedAfter asked: ContinuousClock.Instant, seconds: Double) {
+        self.enrolment = enrolment
+        expires = asked + .seconds(seconds)
+    }
+
+    var remaining: Duration { expires - .now }
+}
+
+/// Counts the requests of each user waiting for another request's forward in this process.
+final class ClaimWaiters: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    /// Takes a waiting place for `key` when fewer than `limit` are taken.
+    func enter(_ key: String, limit: Int) -> Bool {
+        counts.withLock { counts in
+            guard counts[key, default: 0] < limit else { return false }
+            counts[key, default: 0] += 1
+            return true
+        }
+    }
+
+    func leave(_ key: String) {
+        counts.withLock { counts in
+            let left = counts[key, default: 1] - 1
+            counts[key] = left > 0 ? left : nil
         }
     }
 }

@@ -29,6 +29,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case invalidCode = "invalid_code"
     case enrolmentExpired = "enrolment_expired"
     case enrolmentClosed = "enrolment_closed"
+    case enrolmentSuperseded = "enrolment_superseded"
+    case callerAddressRequired = "caller_address_required"
     case providerUnavailable = "provider_unavailable"
     case providerRejected = "provider_rejected"
     case storeUnavailable = "store_unavailable"
@@ -39,9 +41,9 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     public var status: Int {
         switch self {
         case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey: 401
-        case .invalidRequest, .apiKeyFromBrowser, .idempotencyKeyMissing: 400
+        case .invalidRequest, .apiKeyFromBrowser, .idempotencyKeyMissing, .callerAddressRequired: 400
         case .forbidden, .noPortalRole, .mfaRemediationRequired, .factorNotAllowed: 403
-        case .staleMarker, .actionUnavailable, .requestInProgress, .enrolmentClosed: 409
+        case .staleMarker, .actionUnavailable, .requestInProgress, .enrolmentClosed, .enrolmentSuperseded: 409
         case .enrolmentExpired: 410
         case .invalidPhone, .idempotencyKeyReused, .invalidCode: 422
         case .rateLimited, .introspectionRateLimited: 429
@@ -84,6 +86,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .invalidCode: "Invalid verification code"
         case .enrolmentExpired: "Enrolment expired"
         case .enrolmentClosed: "Enrolment closed"
+        case .enrolmentSuperseded: "Enrolment superseded by a newer number"
+        case .callerAddressRequired: "Caller address required"
         case .providerUnavailable: "Identity provider call failed"
         case .providerRejected: "Identity provider refused the change"
         case .storeUnavailable: "Store unavailable"

@@ -60,6 +60,8 @@ extension PostgresGatewayStore {
                 guard let enrolment = try await fetchEnrolment(id: enrolmentId, on: connection) else {
                     throw GatewayStoreError.unavailable("idempotency record without enrolment")
                 }
+                // Unless the forward is still leased: its owner renews the lease call by call.
+                if enrolment.state == .forwarding && !enrolment.forwardIsOrphaned(at: now) { return .inProgress }
                 let leased = try await leaseIfOrphaned(enrolment, now: now, leaseSeconds: claim.leaseSeconds, on: connection)
                 try await rows(
                     """

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import Logging
+import Metrics
 import PostgresNIO
 
 /// The shared store for several gateway instances: a postgres-nio connection pool, versioned migrations at open,
@@ -166,7 +167,8 @@ public final class PostgresGatewayStore: GatewayStore {
     /// serialisation failure, within the operation deadline. Errors come out unwrapped from postgres-nio's
     /// `PostgresTransactionError`, so a `GatewayStoreError` thrown by `body` keeps its meaning.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withDeadline { [client, logger] in
+        Self.countTransaction()
+        return try await withDeadline { [client, logger] in
             var attempt = 1
             while true {
                 do {
@@ -198,9 +200,15 @@ public final class PostgresGatewayStore: GatewayStore {
         try await connection.query(query, logger: logger).collect()
     }
 
+    /// Counts a store transaction (a statement outside one counts too) in `gateway_store_transactions_total`.
+    static func countTransaction() {
+        Counter(label: "gateway_store_transactions_total", dimensions: [("store", "postgres")]).increment()
+    }
+
     /// One statement outside a transaction.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await withDeadline { [client, logger] in try await client.query(query, logger: logger).collect() }
+        Self.countTransaction()
+        return try await withDeadline { [client, logger] in try await client.query(query, logger: logger).collect() }
     }
 
     /// The database clock, seconds since 1970 (`clock_timestamp()`: the time now, not the transaction's start).

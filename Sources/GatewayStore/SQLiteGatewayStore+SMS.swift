@@ -42,10 +42,12 @@ extension SQLiteGatewayStore {
                             body: row.column("response_body")?.string ?? ""))
                 }
                 if (row.column("lease_until")?.double ?? 0) > now { return .inProgress }
-                // The key's owner is gone (crash or timeout): this request takes the key over.
+                // The key's owner is gone (crash or timeout): this request takes the key over, unless the forward is
+                // still leased (its owner renews the lease call by call).
                 guard let enrolment = try await fetchEnrolment(id: row.column("enrolment_id")?.string ?? "") else {
                     throw GatewayStoreError.unavailable("idempotency record without enrolment")
                 }
+                if enrolment.state == .forwarding && !enrolment.forwardIsOrphaned(at: now) { return .inProgress }
                 _ = try await connection.query(
                     "UPDATE idempotency_keys SET lease_until = ? WHERE tenant = ? AND user_id = ? AND key = ?",
                     [.float(now + claim.leaseSeconds), .text(scope.tenant), .text(scope.userId), .text(scope.key)])

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import Logging
+import Metrics
 import NIOCore
 import SQLiteNIO
 
@@ -106,8 +107,9 @@ public actor SQLiteGatewayStore: GatewayStore {
         return store
     }
 
-    /// Runs `body` alone on the connection.
+    /// Runs `body` alone on the connection (one store transaction, counted in `gateway_store_transactions_total`).
     func exclusive<T>(_ body: () async throws -> T) async throws -> T {
+        Self.countTransaction()
         if busy {
             await withCheckedContinuation { waiters.append($0) }
         } else {
@@ -117,6 +119,11 @@ public actor SQLiteGatewayStore: GatewayStore {
             if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
         }
         return try await body()
+    }
+
+    /// Counts a store transaction in `gateway_store_transactions_total`.
+    static func countTransaction() {
+        Counter(label: "gateway_store_transactions_total", dimensions: [("store", "sqlite")]).increment()
     }
 
     /// `body` inside `BEGIN IMMEDIATE … COMMIT`, rolled back when it throws.

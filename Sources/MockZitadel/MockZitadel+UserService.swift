@@ -185,7 +185,7 @@ extension MockZitadel {
     /// A new verification code for the user's phone: into the SMS outbox, or back to the caller.
     private func issuePhoneCode(userId: String, number: String, send: Bool) -> String {
         let now = Date()
-        let code = OneTimeCode.phoneVerification()
+        let code = OneTimeCode.phoneVerification(phoneCodeGenerator)
         phoneCodes[userId] = PendingCode(code: code, createdAt: now, expiresAt: now.addingTimeInterval(Self.phoneCodeLifetime))
         if send {
             recordSMS(userId: userId, number: number, code: code, kind: .phoneVerification, at: now)
@@ -199,6 +199,8 @@ extension MockZitadel {
         let code = try request.string("verificationCode") ?? ""
         guard user(id: userId) != nil else { throw .phoneUserNotFound() }
         guard !code.isEmpty else { throw ZitadelError(.invalidArgument, "COMMAND-Fia4a", "Code is empty") }
+        // Exactly as generated, case included and nothing trimmed (internal/command/user_v2_phone.go `VerifyCode`,
+        // internal/crypto/code.go `verifyEncryptedCode`).
         guard let pending = phoneCodes[userId], pending.expiresAt > Date(), constantTimeEquals(pending.code, code) else {
             throw ZitadelError(.invalidArgument, "COMMAND-eis9R", "Code is invalid")
         }

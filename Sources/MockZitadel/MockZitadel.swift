@@ -36,6 +36,8 @@ public actor MockZitadel {
     var authCodes: [String: AuthCodeRecord] = [:]
     /// Pending phone verification codes by user id.
     var phoneCodes: [String: PendingCode] = [:]
+    /// The instance's generator for phone verification codes (Zitadel's `SecretGeneratorTypeVerifyPhoneCode`).
+    public private(set) var phoneCodeGenerator = SecretGeneratorConfig()
     /// Creation, change date and sequence of each user, for `details` objects.
     var objectMeta: [String: ObjectMeta] = [:]
     /// The instance-wide event sequence; every write bumps it.
@@ -178,6 +180,7 @@ public actor MockZitadel {
         authRequests = [:]
         authCodes = [:]
         phoneCodes = [:]
+        phoneCodeGenerator = SecretGeneratorConfig()
         smsOutbox = []
         faults = []
         journal = []
@@ -188,6 +191,11 @@ public actor MockZitadel {
             keys = generated
             activeKids = Dictionary(uniqueKeysWithValues: generated.map { ($0.algorithm, $0.kid) })
         }
+    }
+
+    /// Changes how phone verification codes are generated, as an instance administrator can in Zitadel.
+    public func setPhoneCodeGenerator(_ generator: SecretGeneratorConfig) {
+        phoneCodeGenerator = generator
     }
 
     /// Replaces the seed (checked first) and resets to it.

@@ -86,11 +86,44 @@ enum Base32 {
     }
 }
 
+/// An instance's secret generator settings (Zitadel's `crypto.GeneratorConfig`, set per generator type through
+/// the admin API's `UpdateSecretGenerator`): the code's length and which character sets it draws from. The sets
+/// are Zitadel's own (`internal/crypto/code.go`); a code is compared exactly as generated, case included
+/// (`verifyEncryptedCode`: `code != verificationCode`).
+public struct SecretGeneratorConfig: Sendable, Equatable {
+    public var length: Int
+    public var includeLowerLetters: Bool
+    public var includeUpperLetters: Bool
+    public var includeDigits: Bool
+    public var includeSymbols: Bool
+
+    public init(
+        length: Int = 6, includeLowerLetters: Bool = false, includeUpperLetters: Bool = true, includeDigits: Bool = true,
+        includeSymbols: Bool = false
+    ) {
+        self.length = max(1, length)
+        self.includeLowerLetters = includeLowerLetters
+        self.includeUpperLetters = includeUpperLetters
+        self.includeDigits = includeDigits
+        self.includeSymbols = includeSymbols
+    }
+
+    /// The characters a code is drawn from, in Zitadel's order; digits when nothing is included.
+    var alphabet: [Character] {
+        var runes = ""
+        if includeLowerLetters { runes += "abcdefghijklmnopqrstuvwxyz" }
+        if includeUpperLetters { runes += "ABCDEFGHIJKLMNOPQRSTUVWXYZ" }
+        if includeDigits || runes.isEmpty && !includeSymbols { runes += "0123456789" }
+        if includeSymbols { runes += "~!@#$^&*()_+`-={}|[]:<>?,./" }
+        return Array(runes)
+    }
+}
+
 /// Verification and recovery codes in the formats the mock hands out.
 enum OneTimeCode {
-    /// Zitadel's phone verification code: 6 characters of A–Z and 0–9.
-    static func phoneVerification() -> String {
-        random(length: 6, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+    /// A phone verification code from the instance's generator settings (A–Z and 0–9, 6 long, unless changed).
+    static func phoneVerification(_ generator: SecretGeneratorConfig = SecretGeneratorConfig()) -> String {
+        random(length: generator.length, alphabet: generator.alphabet)
     }
 
     /// A recovery code: two groups of five unambiguous characters.

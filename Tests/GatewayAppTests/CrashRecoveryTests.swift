@@ -143,7 +143,8 @@ import Glibc
                 let headers = ["Authorization": "Bearer \(tokens[request.user] ?? "")", "Idempotency-Key": request.key]
                 var answer = try await GatewayHTTP.send(.POST, url, headers: headers, json: ["phone": request.phone])
                 let deadline = ContinuousClock.now + .seconds(15)
-                while [409, 503].contains(answer.status) && answer.json["code"] as? String != "enrolment_closed",
+                while [409, 503].contains(answer.status)
+                    && !["enrolment_closed", "enrolment_superseded"].contains(answer.json["code"] as? String),
                     ContinuousClock.now < deadline
                 {
                     try await Task.sleep(for: .milliseconds(200))

@@ -5,6 +5,10 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Two `zitadel-gateway serve` processes on one PostgreSQL database and one mock Zitadel, as an operator runs
 /// them behind a load balancer: the SMS ledger, rate limits and lifecycle records are shared.
 ///
@@ -77,13 +81,14 @@ import Testing
             #expect(ids.count == 1)
             #expect(try await admin.calls("SetPhone") == 1)
 
-            // 2. A per-user limit of N holds across both instances: N of 4N distinct requests get through.
+            // 2. A per-user limit of N holds across both instances: N of 4N distinct requests get through (a request
+            // told 409 while another forward for the user runs retries, as a client does).
             let marcus = try await admin.token(Seeded.marcusClientManager, ["amr": ["pwd"]])
             let limited = try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<(4 * Self.userLimit) {
                     let gateway = gateways[index % 2]
                     group.addTask {
-                        try await Self.enrol(gateway, token: marcus, key: "rl-\(index)", phone: "0491 570 \(100 + index)").status
+                        try await Self.settled(gateway, token: marcus, key: "rl-\(index)", phone: "0491 570 \(100 + index)").status
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -113,6 +118,69 @@ import Testing
             for gateway in gateways { #expect(await gateway.stop() == 0) }
             // Neither process logged the store's URL details beyond what config check prints, nor a number.
             for gateway in gateways { #expect(!gateway.output.contains("570 031") && !gateway.output.contains("570031")) }
+        }
+    }
+
+    /// Issue 16 item 11: one instance is killed while its SetPhone is still at Zitadel (a slow provider); the client
+    /// retries the same key on the other instance, whose read of the user (after the lease) comes before the slow
+    /// change lands. The retry forwards afresh, and its SetPhone reaches Zitadel after the first one landed:
+    /// Zitadel refuses it as unchanged, and the code the first forward sent is the enrolment's. Never a refusal
+    /// or a failed enrolment for the key, and one text message (before, a resend texted a second code).
+    @Test(.enabled(if: serverURL != nil || runningUnderCI))
+    func aForwardCutOffByAKilledInstanceIsNotReportedAsFailed() async throws {
+        let storeURL = try Self.freshSchemaURL()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("killed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pat = try #require(Seeded.servicePAT)
+        try await MockZitadelApp.withRunningMock { mockURL, mock in
+            let admin = MockAdmin(baseURL: mockURL, mock: mock)
+            // A 3 s lease over the 1.5 s call deadline.
+            let yaml = GatewayHTTP.yaml(mockURL: mockURL, pat: pat, storeURL: storeURL, extra: "sms:\n  forwardLeaseSeconds: 3\n")
+            async let startedA = GatewayProcess.start(yaml: yaml, directory: directory, name: "a")
+            async let startedB = GatewayProcess.start(yaml: yaml, directory: directory, name: "b")
+            let (a, b) = try await (startedA, startedB)
+            let user = Seeded.samClientStaff
+            let token = try await admin.token(user, ["amr": ["pwd"]])
+            let headers = ["Authorization": "Bearer \(token)", "Idempotency-Key": "cut-off"]
+            let path = "/v1/portal-mfa-lifecycle/sms-enrolments"
+            // Zitadel applies A's SetPhone 3.6 s after it arrives, after the lease has ended; B's SetPhone 1.2 s
+            // after it arrives, by when A's has landed.
+            try await admin.fault(rpc: "SetPhone", ["latencyMs": 3600, "times": 1])
+            try await admin.fault(rpc: "SetPhone", ["latencyMs": 1200, "times": 1])
+            let inFlight = Task {
+                try? await GatewayHTTP.send(
+                    .POST, a.baseURL + path, headers: headers, json: ["phone": "0491 570 045"], timeout: .seconds(20)
+                ).status
+            }
+            let arrived = ContinuousClock.now + .seconds(15)
+            while try await admin.calls("SetPhone") == 0, ContinuousClock.now < arrived {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(await a.stop(signal: SIGKILL) == SIGKILL)
+            #expect(await inFlight.value == nil)
+            var answers: [(Int, String?)] = []
+            var answer = try await GatewayHTTP.send(.POST, b.baseURL + path, headers: headers, json: ["phone": "0491 570 045"])
+            let deadline = ContinuousClock.now + .seconds(30)
+            while [409, 503].contains(answer.status), ContinuousClock.now < deadline {
+                answers.append((answer.status, answer.json["code"] as? String))
+                try await Task.sleep(for: .milliseconds(100))
+                answer = try await GatewayHTTP.send(.POST, b.baseURL + path, headers: headers, json: ["phone": "0491 570 045"])
+            }
+            #expect(answer.status == 201, "\(answer.json) after \(answers)")
+            #expect(answer.json["status"] as? String == "code_sent")
+            let id = try #require(answer.json["id"] as? String)
+            // Once A's change has surely landed: one message, whose code verifies; the key keeps its answer.
+            try await Task.sleep(for: .seconds(1))
+            let messages = await mock.sentMessages(userId: user)
+            #expect(messages.count == 1, "\(messages.count) messages")
+            let replay = try await GatewayHTTP.send(.POST, b.baseURL + path, headers: headers, json: ["phone": "0491 570 045"])
+            #expect(replay.status == 201 && replay.json["id"] as? String == id, "\(replay.json)")
+            let code = try #require(messages.last?.code)
+            let verified = try await GatewayHTTP.send(
+                .POST, b.baseURL + path + "/\(id)/verification", headers: ["Authorization": "Bearer \(token)"], json: ["code": code])
+            #expect(verified.status == 200 && verified.json["status"] as? String == "verified", "\(verified.json)")
+            #expect(await b.stop() == 0)
         }
     }
 

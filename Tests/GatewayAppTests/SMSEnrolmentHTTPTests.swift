@@ -29,10 +29,10 @@ extension TestClientProtocol {
             body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["code": code])))
     }
 
-    func resendEnrolment(_ token: String, id: String) async throws -> TestResponse {
-        try await execute(
-            uri: "/v1/portal-mfa-lifecycle/sms-enrolments/\(id)/resend", method: .post,
-            headers: [.authorization: "Bearer \(token)"])
+    func resendEnrolment(_ token: String, id: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
+        var headers = extra
+        headers[.authorization] = "Bearer \(token)"
+        return try await execute(uri: "/v1/portal-mfa-lifecycle/sms-enrolments/\(id)/resend", method: .post, headers: headers)
     }
 }
 
@@ -69,9 +69,10 @@ extension MockAdmin {
             #expect(wrong.status == .unprocessableContent)
             #expect(wrong.problemCode == "invalid_code")
             #expect(wrong.json["detail"] as? String == "The code is not correct. 4 attempts left.")
-            let malformed = try await client.verifyEnrolment(token, id: id, code: "12")
+            // A code with a space inside cannot be one Zitadel generated: refused without spending an attempt.
+            let malformed = try await client.verifyEnrolment(token, id: id, code: "12 34")
             #expect(malformed.problemCode == "invalid_code")
-            let verified = try await client.verifyEnrolment(token, id: id, code: code.lowercased())
+            let verified = try await client.verifyEnrolment(token, id: id, code: " \(code) ")
             #expect(verified.status == .ok)
             #expect(verified.json["status"] as? String == "verified")
             // Verifying again is idempotent and calls nothing more.
@@ -190,13 +191,13 @@ extension MockAdmin {
             // The refused key recorded nothing: once allowed, it would be a fresh claim (not a replay of the 429).
             // The second number replaced the first at Zitadel (one phone per user): its enrolment is closed.
             let firstId = try #require(first.json["id"] as? String)
-            #expect(try await client.resendEnrolment(sam, id: firstId).problemCode == "enrolment_closed")
+            #expect(try await client.resendEnrolment(sam, id: firstId, headers: proxied).problemCode == "enrolment_superseded")
             // Resends: one allowed, the second refused for this enrolment.
             let id = try #require(second.json["id"] as? String)
-            let resent = try await client.resendEnrolment(sam, id: id)
+            let resent = try await client.resendEnrolment(sam, id: id, headers: proxied)
             #expect(resent.status == .ok)
             #expect((resent.json["resend"] as? [String: Any])?["remaining"] as? Int == 0)
-            let again = try await client.resendEnrolment(sam, id: id)
+            let again = try await client.resendEnrolment(sam, id: id, headers: proxied)
             #expect(again.status == .tooManyRequests)
             #expect(try await admin.calls("ResendPhoneCode") == 1)
             #expect(await admin.codes(for: Seeded.samClientStaff).count == 3)

@@ -94,6 +94,27 @@ import Testing
         try await store.close()
     }
 
+    /// A forward renews its lease call by call (compare-and-set on the row): the key's retry never takes over a
+    /// forward whose lease was renewed, even once the key's own lease is over.
+    @Test(arguments: StoreBackends.all)
+    func aRenewedForwardIsNotTakenOverByTheKeysRetry(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        guard case .claimed(let enrolment) = try await store.claimSMSEnrolment(Self.claim(lease: 0.2)) else {
+            Issue.record("expected a claim")
+            return
+        }
+        var renewed = enrolment
+        renewed.leaseUntil = try await store.now() + 600
+        let held = try #require(try await store.updateSMSEnrolment(renewed, completing: nil, audit: nil))
+        // A stale revision cannot renew: whoever took the row over owns it.
+        #expect(try await store.updateSMSEnrolment(renewed, completing: nil, audit: nil) == nil)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await store.claimSMSEnrolment(Self.claim()) == .inProgress)
+        #expect(try await store.orphanedSMSEnrolments(limit: 10).allSatisfy { $0.id != enrolment.id })
+        #expect(try await store.smsEnrolment(id: enrolment.id, tenant: "t1", userId: "u1")?.revision == held.revision)
+        try await store.close()
+    }
+
     @Test(arguments: StoreBackends.all)
     func forwardsForOneUserNeverOverlapAndANewNumberSupersedes(backend: StoreBackend) async throws {
         let store = try await backend.open()
