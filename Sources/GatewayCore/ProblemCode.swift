@@ -32,11 +32,13 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case providerUnavailable = "provider_unavailable"
     case providerRejected = "provider_rejected"
     case storeUnavailable = "store_unavailable"
+    case invalidIDToken = "invalid_id_token"
+    case homeOrganisationUnknown = "home_organisation_unknown"
 
     /// The HTTP status this code is always served with.
     public var status: Int {
         switch self {
-        case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey: 401
+        case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey, .invalidIDToken: 401
         case .invalidRequest, .apiKeyFromBrowser, .idempotencyKeyMissing: 400
         case .forbidden, .noPortalRole, .mfaRemediationRequired, .factorNotAllowed: 403
         case .staleMarker, .actionUnavailable, .requestInProgress, .enrolmentClosed: 409
@@ -47,7 +49,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .notFound: 404
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
-        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable: 503
+        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable, .homeOrganisationUnknown: 503
         case .internalError: 500
         }
     }
@@ -85,6 +87,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .providerUnavailable: "Identity provider call failed"
         case .providerRejected: "Identity provider refused the change"
         case .storeUnavailable: "Store unavailable"
+        case .invalidIDToken: "Invalid ID-token companion"
+        case .homeOrganisationUnknown: "Home organisation unknown"
         }
     }
 }

@@ -178,6 +178,13 @@ public protocol GatewayStore: Sendable {
     /// call returned must appear in a later call from the returned cursor (duplicates are harmless): with
     /// concurrent writers an implementation may re-read a safety window.
     func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage
+
+    /// Records a back-channel logout's revocation together with its logout token's `jti` (per issuer, kept
+    /// until `expiresAt`), in one transaction: nil, and nothing recorded, when that `jti` was seen before by
+    /// any instance (a replay, OIDC Back-Channel Logout 1.0 2.6).
+    func recordBackChannelLogout(
+        tokenId: String, issuer: String, expiresAt: Double, revocation: SessionRevocation
+    ) async throws -> SessionRevocation?
 }
 
 /// An idempotency key, scoped to the caller: the same key from another user or tenant is another key.

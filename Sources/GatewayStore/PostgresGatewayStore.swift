@@ -72,6 +72,17 @@ public final class PostgresGatewayStore: GatewayStore {
                 "CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at)",
             ]
         ),
+        (
+            4,
+            [
+                """
+                CREATE TABLE logout_tokens (
+                    issuer text NOT NULL, jti text NOT NULL, expires_at double precision NOT NULL,
+                    PRIMARY KEY (issuer, jti))
+                """,
+                "CREATE INDEX logout_tokens_expires_at ON logout_tokens (expires_at)",
+            ]
+        ),
     ]
 
     private init(client: PostgresClient, configuration: PostgresStoreConfiguration, logger: Logger) {

@@ -105,7 +105,7 @@ final class Introspector: Sendable {
                 "Introspection refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
             return .failure(.introspectionUnavailable)
         }
-        guard let claims = try? ClaimsParser.parse(response.body) else {
+        guard var claims = try? ClaimsParser.parse(response.body) else {
             outcomes["failed"]?.increment()
             logger.warning("Introspection response malformed", metadata: ["issuer": "\(configuration.name)"])
             return .failure(.introspectionUnavailable)
@@ -114,6 +114,8 @@ final class Introspector: Sendable {
         let outcome: Outcome
         let expiresAt: Double
         if claims.active == true {
+            // Once per result, not per request: only the portal project's roles are kept.
+            claims.resolvePortalRoles(projectId: configuration.projectId, portalClients: configuration.clientIds)
             outcomes["active"]?.increment()
             outcome = .active(claims)
             let bound = now + Double(min(maxAge, settings.introspectionCacheTTL).components.seconds)

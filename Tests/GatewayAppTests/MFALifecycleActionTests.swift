@@ -214,7 +214,9 @@ import Testing
             let router = Router(context: GatewayRequestContext.self)
             router.add(middleware: RequestIdMiddleware())
             router.add(middleware: ProblemMiddleware())
-            let v1 = router.group("/v1").add(middleware: AuthenticationMiddleware(validator: validator, apiKeys: APIKeyVerifier(keys: [])))
+            let homes = HomeOrganisationResolver(directory: lifecycle.service.directory, logger: logger)
+            let v1 = router.group("/v1").add(
+                middleware: AuthenticationMiddleware(validator: validator, apiKeys: APIKeyVerifier(keys: []), homeOrganisations: homes))
             v1.add(middleware: MFARemediationMiddleware(service: lifecycle.service))
             MFALifecycleController(service: lifecycle.service).addRoutes(to: v1)
             SessionController(validator: validator).addRoutes(to: v1)
