@@ -260,9 +260,10 @@ import Testing
 
 /// Every action attempt is an audit event: tenant, actor, session, outcome, request id; never tokens or URLs.
 @Suite struct MFALifecycleAuditTests {
-    @Test func actionsAreAudited() async throws {
+    @Test func actionsAreAuditedWithActionsEnrichedSID() async throws {
         try await MFARemediationGateTests.withProbeRouter { client, admin, service in
-            let token = try await admin.token(Seeded.aliceClientAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"]])
+            let token = try await admin.token(
+                Seeded.aliceClientAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"], "actionClaims": ["sid"]])
             let snapshot = try await client.lifecycle(token)
             var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
             headers[.init("X-Request-Id")!] = "audit-test-1"

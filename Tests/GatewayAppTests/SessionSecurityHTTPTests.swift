@@ -9,10 +9,10 @@ import Testing
 
 /// Session management, revoke-all, administrator revocation and sign-out, over HTTP against the mock Zitadel.
 @Suite struct SessionSecurityHTTPTests {
-    @Test func userListsAndEndsTheirOwnSessions() async throws {
+    @Test func userListsAndEndsTheirOwnSessionsWithActionsEnrichedSID() async throws {
         try await SessionSecurityHarness.run { client, admin, storeURL in
-            let laptop = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
-            let phone = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
+            let laptop = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque", actionsEnrichedSID: true)
+            let phone = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque", actionsEnrichedSID: true)
             #expect(try await client.session(phone.token).status == .ok)
 
             let listed = try await client.call(.get, "/v1/sessions", token: laptop.token)
