@@ -81,13 +81,15 @@ enum SessionSecurityHarness {
 }
 
 extension MockAdmin {
-    /// Mints a token and returns it with the mock session it belongs to.
+    /// Mints a token and returns it with the mock session it belongs to. `actionsEnrichedSID`: the opt-in Zitadel
+    /// Actions enrichment that adds `sid` to the token and its introspection (Zitadel itself never does).
     func mint(
-        _ userId: String, format: String = "jwt", _ extra: [String: Any] = [:]
+        _ userId: String, format: String = "jwt", actionsEnrichedSID: Bool = false, _ extra: [String: Any] = [:]
     ) async throws -> (
         token: String, sessionId: String
     ) {
         var body: [String: Any] = ["userId": userId, "format": format, "amr": ["pwd", "otp", "mfa"]]
+        if actionsEnrichedSID { body["actionClaims"] = ["sid"] }
         body.merge(extra) { _, new in new }
         let (status, object) = try await post("/mock/admin/tokens", body)
         try #require(status == 200, "mint failed: \(status) \(object)")

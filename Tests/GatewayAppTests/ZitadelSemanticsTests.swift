@@ -1,9 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import GatewayApp
 import GatewayStore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 @testable import MockZitadel
@@ -213,6 +215,50 @@ import Testing
             #expect(replay.status == .badRequest)
             #expect(replay.json["error"] as? String == "invalid_request")
             #expect(replay.headers[.cacheControl] == "no-store")
+        }
+    }
+
+    /// End to end against the faithful mock: the portal application registers the gateway's back-channel URI, the
+    /// mock issues the ID token with the access token, and ending the session at the provider posts a logout token
+    /// that the gateway accepts and applies.
+    @Test func endingTheSessionAtZitadelReachesTheGatewayByBackChannel() async throws {
+        let (storeURL, directory) = SessionSecurityHarness.temporaryStoreURL()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await MockZitadelApp.withRunningMock { baseURL, mock in
+            let configuration = try SessionSecurityHarness.configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: 1)
+            let app = try await buildApplication(configuration: configuration, logger: SessionSecurityHarness.quiet)
+            try await app.test(.live) { client in
+                let admin = MockAdmin(baseURL: baseURL, mock: mock)
+                let port = try #require(client.port)
+                var patch = HTTPClientRequest(url: baseURL + "/mock/admin/applications/" + Seeded.portalClientId)
+                patch.method = .PATCH
+                patch.headers.add(name: "Content-Type", value: "application/json")
+                let uri = "http://127.0.0.1:\(port)/v1/backchannel-logout"
+                patch.body = .bytes(ByteBuffer(string: #"{"backChannelLogoutUri":"\#(uri)"}"#))
+                #expect(try await HTTPClient.shared.execute(patch, timeout: .seconds(10)).status == .ok)
+
+                let (status, minted) = try await admin.post(
+                    "/mock/admin/tokens", ["userId": Seeded.aliceClientAdmin, "format": "jwt", "idToken": true])
+                try #require(status == 200)
+                let access = try #require(minted["accessToken"] as? String)
+                let idToken = try #require(minted["idToken"] as? String)
+                let sessionId = try #require(minted["sessionId"] as? String)
+                let bound = try await client.get("/v1/session", token: access, idToken: idToken)
+                #expect(bound.status == .ok)
+                #expect(bound.json["sessionId"] as? String == sessionId)
+
+                try await admin.delete("/mock/admin/sessions/\(sessionId)")
+                // Wait for the mock's delivery to be answered (bounded), then the gateway refuses the session.
+                var delivered: Int?
+                for _ in 0..<200 where delivered == nil {
+                    let (_, list) = try await admin.get("/mock/admin/backchannel-logouts?sessionId=\(sessionId)")
+                    delivered = (list as? [[String: Any]])?.first?["status"] as? Int
+                    if delivered == nil { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(delivered == 200)
+                let refused = try await client.get("/v1/session", token: access, idToken: idToken)
+                #expect(refused.problemCode == "revoked_token")
+            }
         }
     }
 
