@@ -143,8 +143,9 @@ extension SessionValidator {
 
     // MARK: Back-channel logout
 
-    /// The oldest `iat` a logout token may have. Zitadel's logout tokens live five minutes
-    /// (`internal/notification/handlers/back_channel_logout.go`); its queue retries within that time.
+    /// The oldest `iat` a logout token may have (plus leeway). Zitadel's logout tokens are short-lived: five
+    /// minutes, later a configurable lifetime (`internal/notification/handlers/back_channel_logout.go`
+    /// `logoutToken`); its queue retries a failed delivery within that time.
     static let logoutTokenMaxAge: Double = 600
 
     /// Validates a logout token as OIDC Back-Channel Logout 1.0 section 2.6 requires: a JWS (never encrypted
