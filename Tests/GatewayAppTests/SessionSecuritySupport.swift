@@ -58,7 +58,13 @@ enum SessionSecurityHarness {
         _ body: @escaping @Sendable (any TestClientProtocol, any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            let configuration = try configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds)
+            var configuration = try configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds)
+            if storeURL.hasPrefix("postgres") {
+                // The whole suite shares one server: a store call may queue for a connection well past the 5 s
+                // production deadline without anything being wrong (as MultiInstanceTests allows).
+                configuration.store.timeout = .seconds(30)
+                configuration.store.poolSize = 4
+            }
             let first = try await buildApplication(configuration: configuration, logger: quiet)
             let second = try await buildApplication(configuration: configuration, logger: quiet)
             try await first.test(.router) { one in
