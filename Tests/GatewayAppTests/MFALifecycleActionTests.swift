@@ -66,7 +66,7 @@ import Testing
         }
     }
 
-    @Test func recoveryCodesReviewedAfterASessionUsedOne() async throws {
+    @Test func recoveryCodesReviewedAfterASessionUsedOneNamedByTheIDTokenCompanion() async throws {
         try await LifecycleHarness.run { client, admin, _ in
             // Priya acknowledged her set long ago (in the gateway) and signs in with a recovery code.
             let plain = try await admin.token(Seeded.priyaPartnerAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"]])

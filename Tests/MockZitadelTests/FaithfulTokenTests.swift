@@ -147,6 +147,27 @@ struct FaithfulTokenTests {
         }
     }
 
+    @Test("the code flow honours the application's settings: JWT access tokens, and Actions claims only when opted in")
+    func codeFlowHonoursApplicationSettings() async throws {
+        try await withMock { client, _ in
+            try await Self.patchPortal(client, ["accessTokenType": "jwt"])
+            func accessTokenClaims() async throws -> JSONValue {
+                let (location, _, _) = try await CodeFlowTests.signIn(client, userId: Seeded.priya, factors: ["password", "totp"])
+                let tokens = try await CodeFlowTests.exchange(client, code: try #require(CodeFlowTests.query(location)["code"])).json()
+                return try jwtSegment(try #require(tokens["access_token"]?.stringValue), 1)
+            }
+            let faithful = try await accessTokenClaims()
+            #expect(faithful["amr"] == nil)
+            #expect(faithful["sid"] == nil)
+            #expect(faithful["auth_time"] == nil)
+            try await Self.patchPortal(client, ["accessTokenActionClaims": ["amr", "sid"]])
+            let enriched = try await accessTokenClaims()
+            #expect(enriched["amr"] == ["pwd", "otp", "mfa"])
+            #expect(enriched["sid"]?.stringValue != nil)
+            #expect(enriched["auth_time"] == nil)
+        }
+    }
+
     @Test("discovery advertises back-channel logout with sid, and implicit among the grant types, as v4 does")
     func discovery() async throws {
         try await withMock { client, _ in
@@ -189,7 +210,8 @@ struct FaithfulTokenTests {
                 #expect(ended.status == .noContent)
 
                 var deliveries: [JSONValue] = []
-                for _ in 0..<100 {
+                // Bounded by the delivery's own 5 s deadline plus scheduling: the outcome is recorded either way.
+                for _ in 0..<300 {
                     deliveries =
                         try await client.execute(uri: "/mock/admin/backchannel-logouts?sessionId=\(sid)", method: .get).json()
                         .arrayValue ?? []

@@ -160,20 +160,16 @@ struct FaithfulUserServiceTests {
 
     @Test("DeleteUserMetadata over REST takes its keys from the query")
     func deleteMetadataOverREST() async throws {
-        try await withMock { client, _ in
-            _ = try await client.execute(
-                uri: "/mock/admin/users/\(Seeded.sam)/metadata/first", method: .put, headers: jsonHeaders,
-                body: try jsonBody(["value": "1"]))
-            _ = try await client.execute(
-                uri: "/mock/admin/users/\(Seeded.sam)/metadata/second", method: .put, headers: jsonHeaders,
-                body: try jsonBody(["value": "2"]))
+        try await withMock { client, mock in
+            #expect(await mock.adminSetMetadata(userId: Seeded.sam, key: "first", value: "1"))
+            #expect(await mock.adminSetMetadata(userId: Seeded.sam, key: "second key", value: "2"))
+            #expect(await mock.adminSetMetadata(userId: Seeded.sam, key: "kept", value: "3"))
+            // grpc-gateway reads the query as Go's url.ParseQuery does: `+` is a space.
             let response = try await client.execute(
-                uri: "/v2/users/\(Seeded.sam)/metadata?keys=first&keys=second", method: .delete,
+                uri: "/v2/users/\(Seeded.sam)/metadata?keys=first&keys=second+key", method: .delete,
                 headers: [.authorization: "Bearer \(Seeded.servicePAT)"])
             #expect(response.status == .ok, "\(response.text)")
-            let detail = try await client.execute(uri: "/mock/admin/users/\(Seeded.sam)", method: .get).json()
-            #expect(detail["user"]?["metadata"]?["first"] == nil)
-            #expect(detail["user"]?["metadata"]?["second"] == nil)
+            #expect(await mock.user(id: Seeded.sam)?.metadata == ["kept": "3"])
         }
     }
 }
