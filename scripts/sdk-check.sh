@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs Tests/SDK (pytest, Zitadel's official Python SDK `zitadel-client`) against `zitadel-gateway mock-idp` on a
-# loopback port. Installs the SDK from PyPI when missing. Bounded: readiness wait 30 s, pytest 120 s.
+# Runs Tests/SDK (pytest: Zitadel's official Python SDK `zitadel-client`, and the relying-party library Authlib with
+# requests) against `zitadel-gateway mock-idp` on a loopback port. Installs them from PyPI when missing. Bounded:
+# readiness wait 30 s, pytest 120 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -c 'import zitadel_client, pytest' 2>/dev/null || pip install -q zitadel-client pytest
+python3 -c 'import zitadel_client, pytest, authlib, requests' 2>/dev/null || pip install -q zitadel-client pytest authlib requests
 bin="$(swift build --show-bin-path)/zitadel-gateway"
 port=18291
 "$bin" mock-idp --port "$port" --log-level warning &

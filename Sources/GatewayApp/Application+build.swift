@@ -36,10 +36,13 @@ public func buildApplication(
     let sessionSecurity = SessionSecurityService(
         directory: lifecycle.service.directory, store: store, revocations: revocations, validator: validator,
         settings: configuration.sessions, logger: logger)
+    let backChannelLogout = BackChannelLogoutController(
+        validator: validator, store: store, revocations: revocations, settings: configuration.sessions, logger: logger)
     let router = buildRouter(
         validator: validator, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), registry: registry,
+        homeOrganisations: HomeOrganisationResolver(directory: lifecycle.service.directory, logger: logger),
         lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store, sessionSecurity: sessionSecurity,
-        accessLog: configuration.accessLog ? logger : nil)
+        backChannelLogout: backChannelLogout, accessLog: configuration.accessLog ? logger : nil)
 
     var services: [any Service] = []
     if configuration.mockIdp.enabled {
@@ -70,8 +73,9 @@ public func buildApplication(
 /// The gateway's routes and middleware, shared by the application and router-level tests.
 func buildRouter(
     validator: SessionValidator, apiKeys: APIKeyVerifier, registry: PrometheusCollectorRegistry,
-    lifecycle: MFALifecycleService? = nil, sms: SMSEnrolmentService? = nil, store: (any GatewayStore)? = nil,
-    sessionSecurity: SessionSecurityService? = nil, accessLog: Logger? = nil
+    homeOrganisations: HomeOrganisationResolver, lifecycle: MFALifecycleService? = nil, sms: SMSEnrolmentService? = nil,
+    store: (any GatewayStore)? = nil, sessionSecurity: SessionSecurityService? = nil,
+    backChannelLogout: BackChannelLogoutController? = nil, accessLog: Logger? = nil
 )
     -> Router<GatewayRequestContext>
 {
@@ -82,7 +86,10 @@ func buildRouter(
     let methodTable = RouteMethodTable()
     router.add(middleware: ProblemMiddleware(routes: methodTable))
     OpsController(validator: validator, registry: registry, openAPI: OpsController.loadOpenAPI()).addRoutes(to: router)
-    let v1 = router.group("/v1").add(middleware: AuthenticationMiddleware(validator: validator, apiKeys: apiKeys))
+    // Outside the authenticated group: the logout token is the credential; no bearer token, no MFA gate.
+    backChannelLogout?.addRoutes(to: router)
+    let v1 = router.group("/v1").add(
+        middleware: AuthenticationMiddleware(validator: validator, apiKeys: apiKeys, homeOrganisations: homeOrganisations))
     if let lifecycle {
         // After authentication, before every other /v1 route; exempt paths pass through.
         v1.add(middleware: MFARemediationMiddleware(service: lifecycle))

@@ -12,16 +12,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     let validator: SessionValidator
     let apiKeys: APIKeyVerifier
+    let homeOrganisations: HomeOrganisationResolver
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let (authorization, apiKey, requestedTenant) = Self.credentialFields(request.headers)
+        let (authorization, apiKey, requestedTenant, idToken) = Self.credentialFields(request.headers)
         guard requestedTenant.count <= 1 else {
             throw GatewayProblem(.invalidRequest, "Send X-AiDial-Tenant at most once.")
         }
+        guard idToken.count <= 1 else {
+            throw GatewayProblem(.invalidIDToken, "Send X-AiDial-ID-Token at most once.")
+        }
 
         if !apiKey.isEmpty {
-            guard authorization.isEmpty else {
+            guard authorization.isEmpty, idToken.isEmpty else {
                 throw GatewayProblem(.invalidRequest, "Send either a bearer token or an API key, not both.")
             }
             if Self.hasBrowserMarkers(request.headers) {
@@ -63,8 +67,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 throw error.problem
             }
         }
-        let principal = try PrincipalResolver.resolve(verified.sessionClaims, requestedTenant: requestedTenant.first)
-        context.identity = .session(verified, principal, rawToken: token)
+        var companion: IDTokenCompanion?
+        if let presented = idToken.first {
+            companion = try await Self.companion(presented, for: verified, rawToken: token, validator: validator, context: context)
+        }
+        var homeOrgId = verified.claims.resourceOwnerId ?? homeOrganisations.cached(for: verified)
+        if homeOrgId == nil {
+            homeOrgId = try await homeOrganisations.lookUp(for: verified)
+        }
+        var principal = try PrincipalResolver.resolve(
+            verified.sessionClaims, homeOrgId: homeOrgId, requestedTenant: requestedTenant.first)
+        if let sid = companion?.sessionId { principal.sessionId = sid }
+        context.identity = .session(verified, principal, rawToken: token, companion: companion)
         RequestLogContext.current?.subject = principal.subject
         return try await next(request, context)
     }
@@ -75,23 +89,44 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return request.headers[values: name].last
     }
 
-    /// The Authorization, X-API-Key and X-AiDial-Tenant values, in one pass over the fields (three
-    /// `headers[values:]` lookups walked them three times and built three arrays on every request).
+
+    /// The ID-token companion bound to the access token: kept with the cached token after its first check, so a
+    /// repeated pair costs a digest and a comparison. Any failed check is a 401 `invalid_id_token`.
+    static func companion(
+        _ idToken: String, for token: VerifiedToken, rawToken: String, validator: SessionValidator, context: Context
+    ) async throws(GatewayProblem) -> IDTokenCompanion {
+        if let cached = validator.cachedCompanion(idToken, for: token) { return cached }
+        do {
+            return try await validator.companion(idToken, for: token, rawToken: rawToken)
+        } catch {
+            context.logger.info("ID-token companion refused", metadata: ["reason": "\(error.rawValue)"])
+            switch error {
+            case .revoked, .revocationListUnavailable, .keysUnavailable: throw error.problem
+            default:
+                throw GatewayProblem(.invalidIDToken, "The X-AiDial-ID-Token companion is not valid: \(error.explanation).")
+            }
+        }
+    }
+
+    /// The Authorization, X-API-Key, X-AiDial-Tenant and X-AiDial-ID-Token values, in one pass over the fields
+    /// (a `headers[values:]` lookup per name walked them once each and built an array each on every request).
     static func credentialFields(
         _ headers: HTTPFields
-    ) -> (authorization: [String], apiKey: [String], tenant: [String]) {
+    ) -> (authorization: [String], apiKey: [String], tenant: [String], idToken: [String]) {
         var authorization: [String] = []
         var apiKey: [String] = []
         var tenant: [String] = []
+        var idToken: [String] = []
         for field in headers {
             switch field.name {
             case .authorization: authorization.append(field.value)
             case .apiKey: apiKey.append(field.value)
             case .tenant: tenant.append(field.value)
+            case .idToken: idToken.append(field.value)
             default: continue
             }
         }
-        return (authorization, apiKey, tenant)
+        return (authorization, apiKey, tenant, idToken)
     }
 
     /// RFC 6750 §2.1: the scheme is case-insensitive, one or more spaces, then the b64token.

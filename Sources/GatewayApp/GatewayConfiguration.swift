@@ -31,7 +31,8 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 /// - `http.host` (default `127.0.0.1`), `http.port` (default `8080`)
 /// - `log.level` (`info`), `log.format` (`text` or `json`), `log.accessLog` (true: one `info` line per request)
 /// - `mockIdp.enabled` (false; `--with-mock-idp`), `mockIdp.host`, `mockIdp.port` (8081), `mockIdp.seedFile`
-/// - `issuers.names` (list); per name `issuers.<name>.url`, `.audiences`, `.algorithms` (RS256),
+/// - `issuers.names` (list); per name `issuers.<name>.url`, `.audiences`, `.projectId` (the portal's Zitadel
+///   project: roles come from its claim only), `.clientIds` (the portal application's client ids), `.algorithms` (RS256),
 ///   `.leewaySeconds` (60), `.jwksUrl`, `.introspectionUrl`, `.introspection.clientId`,
 ///   `.introspection.clientSecret` (secret), `.introspection.keyFile` (Zitadel application key JSON),
 ///   `.revocationCheck.enabled`, `.revocationCheck.cacheSeconds` (10), `.jwks.minRefreshSeconds` (60),
@@ -107,6 +108,8 @@ public struct GatewayConfiguration: Sendable {
 
     /// The mock's project and API application, used when `--with-mock-idp` runs without configured issuers.
     public static let mockProjectId = "300000000000000001"
+    /// The mock's AiDial Portal application (Mocks/seed.json): the client of every portal token.
+    public static let mockPortalClientId = "300000000000000002@aidial"
     public static let mockIntrospectionClientId = "300000000000000003@aidial"
     public static let mockIntrospectionSecret = "mock-gateway-introspection-secret"
 
@@ -140,7 +143,8 @@ public struct GatewayConfiguration: Sendable {
             let url = "http://\(mockIdp.host == "0.0.0.0" ? "127.0.0.1" : mockIdp.host):\(mockIdp.port)"
             issuers.append(
                 IssuerConfiguration(
-                    name: "mock", issuer: url, audiences: [Self.mockProjectId], algorithms: [.rs256, .es256, .edDSA],
+                    name: "mock", issuer: url, audiences: [Self.mockProjectId], projectId: Self.mockProjectId,
+                    clientIds: [Self.mockPortalClientId], algorithms: [.rs256, .es256, .edDSA],
                     introspection: .clientSecretBasic(
                         clientId: Self.mockIntrospectionClientId, clientSecret: Self.mockIntrospectionSecret)))
         }
@@ -188,6 +192,13 @@ public struct GatewayConfiguration: Sendable {
         }
         let audiences = reader.stringArray(forKey: "audiences", default: [])
         guard !audiences.isEmpty else { throw ConfigurationError("issuers.\(name).audiences is required") }
+        guard let projectId = reader.string(forKey: "projectId"), !projectId.isEmpty else {
+            throw ConfigurationError("issuers.\(name).projectId (the portal's Zitadel project id) is required")
+        }
+        let clientIds = reader.stringArray(forKey: "clientIds", default: [])
+        guard !clientIds.isEmpty else {
+            throw ConfigurationError("issuers.\(name).clientIds (the portal application's client ids) is required")
+        }
         var algorithms = Set<JWSAlgorithm>()
         for value in reader.stringArray(forKey: "algorithms", default: ["RS256"]) {
             guard let algorithm = JWSAlgorithm(rawValue: value) else {
@@ -209,7 +220,8 @@ public struct GatewayConfiguration: Sendable {
         }
         let seconds = { (key: String, fallback: Int) -> Duration in .seconds(reader.int(forKey: ConfigKey(key), default: fallback)) }
         return IssuerConfiguration(
-            name: name, issuer: url, audiences: audiences, algorithms: algorithms,
+            name: name, issuer: url, audiences: audiences, projectId: projectId, clientIds: clientIds,
+            algorithms: algorithms,
             leeway: seconds("leewaySeconds", 60), jwksURL: reader.string(forKey: "jwksUrl"),
             introspectionURL: reader.string(forKey: "introspectionUrl"), introspection: authentication,
             revocationCheck: reader.bool(forKey: "revocationCheck.enabled", default: false),
@@ -302,6 +314,8 @@ public struct GatewayConfiguration: Sendable {
             lines += [
                 prefix + "url = \(issuer.issuer)",
                 prefix + "audiences = \(issuer.audiences.joined(separator: ","))",
+                prefix + "projectId = \(issuer.projectId)",
+                prefix + "clientIds = \(issuer.clientIds.joined(separator: ","))",
                 prefix + "algorithms = \(issuer.algorithms.map(\.rawValue).sorted().joined(separator: ","))",
                 prefix + "leewaySeconds = \(issuer.leeway.components.seconds)",
                 prefix + "jwksUrl = \(issuer.jwksURL ?? "(discovery)")",

@@ -118,6 +118,8 @@ struct SnapshotDTO: Encodable {
     var challengeSource: String
     var securityStatus: String
     var recoveryCodeReminder: String
+    /// `id_token`, `token_claim` or `none`: with `none` the reminder cannot say a recovery code was used.
+    var sessionBinding: String
     var availableActions: [ActionDTO]
     var marker: String
     var refreshedAt: String
@@ -173,6 +175,7 @@ struct SnapshotDTO: Encodable {
         challengeSource = snapshot.challenge.source.rawValue
         securityStatus = decision.status.rawValue
         recoveryCodeReminder = decision.reminder.rawValue
+        sessionBinding = snapshot.sessionBinding.rawValue
         availableActions = decision.actions.map { ActionDTO(action: $0.action.rawValue, url: $0.url) }
         marker = decision.marker
         refreshedAt = snapshot.refreshedAt.formatted(.iso8601)
@@ -195,6 +198,7 @@ struct SnapshotDTO: Encodable {
         try container.encode(challengeSource, forKey: .challengeSource)
         try container.encode(securityStatus, forKey: .securityStatus)
         try container.encode(recoveryCodeReminder, forKey: .recoveryCodeReminder)
+        try container.encode(sessionBinding, forKey: .sessionBinding)
         try container.encode(availableActions, forKey: .availableActions)
         try container.encode(marker, forKey: .marker)
         try container.encode(refreshedAt, forKey: .refreshedAt)
@@ -204,7 +208,7 @@ struct SnapshotDTO: Encodable {
     enum CodingKeys: String, CodingKey {
         case displayName, email, emailVerified, portalRole, tenant, policy, policySource, allowedFactors
         case enrolledFactors, enrollment, challenge, challengeSource, securityStatus, recoveryCodeReminder
-        case availableActions, marker, refreshedAt, mfaCompliant
+        case sessionBinding, availableActions, marker, refreshedAt, mfaCompliant
     }
 }
 
@@ -223,7 +227,7 @@ struct MFARemediationMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !Self.isExempt(request.uri.path), case .session(_, let principal, _) = context.identity,
+        guard !Self.isExempt(request.uri.path), case .session(_, let principal, _, _) = context.identity,
             principal.portalRole != nil
         else { return try await next(request, context) }
         let caller = try LifecycleCaller(identity: context.identity)

@@ -19,6 +19,8 @@ struct LifecycleSnapshot: Sendable {
     var recordTenant: String
     /// The active tenant the snapshot was computed for.
     var tenant: String?
+    /// Whether the session is known: without it, the recovery-code-used reminder cannot be computed.
+    var sessionBinding: SessionBinding
 }
 
 /// The caller facts the lifecycle needs, taken from the authenticated session.
@@ -29,25 +31,32 @@ struct LifecycleCaller: Sendable {
     var tenant: String?
     /// The user's own organisation: lifecycle records live there, where the factors live.
     var homeOrg: String
+    /// The Zitadel session: known from a verified ID-token companion (or an opt-in `sid` in the token) only.
     var sessionId: String?
     var token: VerifiedToken
     var rawToken: String
+    var companion: IDTokenCompanion?
 
     /// Resolves the caller from the request identity; integrations and role-less sessions have no lifecycle.
     init(identity: CallerIdentity?) throws {
-        guard case .session(let token, let principal, let raw) = identity else {
+        guard case .session(let token, let principal, let raw, let companion) = identity else {
             throw GatewayProblem(.forbidden, "The MFA lifecycle is available to portal sessions only.")
         }
         guard let role = principal.portalRole else {
             throw GatewayProblem(.noPortalRole, "This session holds no portal role.")
         }
+        // Authentication learnt it or refused the request: never the active tenant (`X-AiDial-Tenant`).
+        guard let homeOrg = principal.homeOrgId else {
+            throw GatewayProblem(.homeOrganisationUnknown, "The user's organisation is not known.", retryAfter: 5)
+        }
         userId = principal.subject
         self.role = role
         tenant = principal.activeTenant?.orgId
-        homeOrg = principal.homeOrgId ?? principal.activeTenant?.orgId ?? "-"
+        self.homeOrg = homeOrg
         sessionId = principal.sessionId ?? token.claims.sessionId
         self.token = token
         rawToken = raw
+        self.companion = companion
     }
 
     var auditTenant: String { tenant ?? homeOrg }
@@ -135,7 +144,8 @@ struct MFALifecycleService: Sendable {
     // MARK: Snapshot
 
     func snapshot(for caller: LifecycleCaller, bypassCache: Bool = false) async throws -> LifecycleSnapshot {
-        async let challengeLookup = validator.mfaChallenge(for: caller.token, rawToken: caller.rawToken)
+        async let challengeLookup = validator.mfaChallenge(
+            for: caller.token, rawToken: caller.rawToken, companion: caller.companion)
         let provider = await providerState(for: caller, bypassCache: bypassCache)
         var challenge = await challengeLookup
         if challenge.state == .unknown, let sessionSecondFactor = provider.sessionHasSecondFactor {
@@ -174,11 +184,11 @@ struct MFALifecycleService: Sendable {
         let urls = TrustedURLBuilder(issuer: caller.token.issuer.issuer, style: setupURLStyle)
         let decision = MFALifecycleRules.decide(
             policy: effective, session: challenge, provider: provider, record: record, sessionId: caller.sessionId,
-            urls: urls, orgId: caller.homeOrg == "-" ? nil : caller.homeOrg)
+            urls: urls, orgId: caller.homeOrg)
         return LifecycleSnapshot(
             provider: provider, policy: effective, challenge: challenge, decision: decision, record: record,
             revision: stored?.revision ?? 0, refreshedAt: Date(), role: caller.role, recordTenant: caller.homeOrg,
-            tenant: caller.tenant)
+            tenant: caller.tenant, sessionBinding: SessionBinding(token: caller.token, companion: caller.companion))
     }
 
     struct ProviderLookup: Sendable {

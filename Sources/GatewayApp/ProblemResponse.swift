@@ -146,6 +146,7 @@ extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotentReplayed = Self("Idempotent-Replayed")!
     static let tenant = Self("X-AiDial-Tenant")!
+    static let idToken = Self("X-AiDial-ID-Token")!
     static let apiKey = Self("X-API-Key")!
     static let secFetchSite = Self("Sec-Fetch-Site")!
     static let secFetchMode = Self("Sec-Fetch-Mode")!

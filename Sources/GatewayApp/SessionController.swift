@@ -44,6 +44,7 @@ struct SessionController {
         var tenantScope: [TenantDTO]
         var mfa: MFADTO?
         var sessionId: String?
+        var sessionBinding: String?
         var expiresAt: String?
         var authTime: String?
         var apiKey: String?
@@ -61,6 +62,7 @@ struct SessionController {
                 json.field("portalRole", portalRole)
                 json.field("homeOrgId", homeOrgId)
                 json.field("sessionId", sessionId)
+                json.field("sessionBinding", sessionBinding)
                 json.field("expiresAt", expiresAt)
                 json.field("authTime", authTime)
                 json.field("apiKey", apiKey)
@@ -94,20 +96,21 @@ struct SessionController {
 
     @Sendable func session(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         switch context.identity {
-        case .session(let token, let principal, let raw):
-            // Without a tenant choice, and with the MFA state settled by the token, the body depends on the token
-            // alone: rendered by the first request that presents it, then shared (the portal asks on every page).
-            // Only JWTs: their verified token is the cached one; an opaque token's is rebuilt on every request.
-            let local = validator.localMFAChallenge(for: token)
+        case .session(let token, let principal, let raw, let companion):
+            // Without a tenant choice, and with the MFA state settled by the token (and its companion), the body
+            // depends on them alone: rendered by the first request that presents them, then shared (the portal asks
+            // on every page). Only JWTs: their verified token is the cached one; an opaque token's is rebuilt on
+            // every request. With a companion, the body is kept with the companion bound to the token.
+            let local = validator.localMFAChallenge(for: token, companion: companion)
             let fromTokenAlone = token.format == .jwt && local != nil && request.headers[.tenant] == nil
-            if fromTokenAlone, let rendered = token.rendered.load() {
+            if fromTokenAlone, let rendered = companion.map({ $0.rendered.load() }) ?? token.rendered.load() {
                 return JSONWriter.response(rendered.bytes)
             }
             let mfa: MFAChallenge
             if let local {
                 mfa = local
             } else {
-                mfa = await validator.mfaChallenge(for: token, rawToken: raw)
+                mfa = await validator.mfaChallenge(for: token, rawToken: raw, companion: companion)
             }
             let tenant = { (ref: OrganisationRef) in
                 TenantDTO(
@@ -120,10 +123,18 @@ struct SessionController {
                 portalRole: principal.portalRole?.rawValue, homeOrgId: principal.homeOrgId,
                 activeTenant: principal.activeTenant.map(tenant), tenantScope: principal.tenantScope.map(tenant),
                 mfa: MFADTO(state: mfa.state.rawValue, source: mfa.source.rawValue, amr: mfa.amr),
-                sessionId: token.claims.sessionId, expiresAt: Self.timestamp(token.expiresAt),
-                authTime: token.claims.authTime.map(Self.timestamp), apiKey: nil
+                sessionId: validator.sessionId(for: token, companion: companion),
+                sessionBinding: SessionBinding(token: token, companion: companion).rawValue,
+                expiresAt: Self.timestamp(token.expiresAt),
+                authTime: (companion?.authTime ?? token.claims.authTime).map(Self.timestamp), apiKey: nil
             ).body()
-            if fromTokenAlone { _ = token.rendered.storeIfNil(RenderedBody(body)) }
+            if fromTokenAlone {
+                if let companion {
+                    _ = companion.rendered.storeIfNil(RenderedBody(body))
+                } else {
+                    _ = token.rendered.storeIfNil(RenderedBody(body))
+                }
+            }
             return JSONWriter.response(body)
         case .integration(let key, let tenant):
             return JSONWriter.response(

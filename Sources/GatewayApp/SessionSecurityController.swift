@@ -18,8 +18,13 @@ struct SessionSecurityController {
 
     @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try SessionSecurityService.Caller(identity: context.identity, requestId: context.requestId)
-        struct Body: Encodable { var sessions: [SessionView] }
-        return try Self.json(Body(sessions: try await service.listSessions(caller)), status: .ok)
+        /// `sessionBinding` `none`: the current session is unknown, so no entry is marked `current`.
+        struct Body: Encodable {
+            var sessions: [SessionView]
+            var sessionBinding: String
+        }
+        let sessions = try await service.listSessions(caller)
+        return try Self.json(Body(sessions: sessions, sessionBinding: caller.sessionBinding.rawValue), status: .ok)
     }
 
     @Sendable func end(_ request: Request, context: GatewayRequestContext) async throws -> Response {

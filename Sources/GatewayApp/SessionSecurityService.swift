@@ -63,14 +63,17 @@ struct SignOutResult: Sendable, Encodable {
     /// `revoked`, `unsupported` (the issuer offers no revocation endpoint or credentials) or `failed`.
     var issuerRevocation: String
     var endSessionUrl: String?
+    /// `none`: the session was not known, so only this token (not its session) is revoked at the gateway.
+    var sessionBinding: String
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(issuerRevocation, forKey: .issuerRevocation)
         try container.encode(endSessionUrl, forKey: .endSessionUrl)
+        try container.encode(sessionBinding, forKey: .sessionBinding)
     }
 
-    enum CodingKeys: String, CodingKey { case issuerRevocation, endSessionUrl }
+    enum CodingKeys: String, CodingKey { case issuerRevocation, endSessionUrl, sessionBinding }
 }
 
 /// Sign-out, session management and administrator revocation (DESIGN.md "Session security"): Zitadel's Session
@@ -93,19 +96,22 @@ struct SessionSecurityService: Sendable {
         var token: VerifiedToken
         var principal: Principal
         var rawToken: String
+        var companion: IDTokenCompanion?
         var requestId: String?
 
         init(identity: CallerIdentity?, requestId: String?) throws {
-            guard case .session(let token, let principal, let raw) = identity else {
+            guard case .session(let token, let principal, let raw, let companion) = identity else {
                 throw GatewayProblem(.forbidden, "Session management is available to portal sessions only.")
             }
             self.token = token
             self.principal = principal
             self.rawToken = raw
+            self.companion = companion
             self.requestId = requestId
         }
 
         var userId: String { principal.subject }
+        var sessionBinding: SessionBinding { SessionBinding(token: token, companion: companion) }
         var auditTenant: String { principal.activeTenant?.orgId ?? principal.homeOrgId ?? "-" }
     }
 
@@ -113,7 +119,7 @@ struct SessionSecurityService: Sendable {
 
     func listSessions(_ caller: Caller) async throws -> [SessionView] {
         let directory = try requireDirectory()
-        let current = await validator.sessionId(for: caller.token, rawToken: caller.rawToken)
+        let current = validator.sessionId(for: caller.token, companion: caller.companion)
         let response: ListSessionsResponse
         do {
             response = try await directory.listSessions(userId: caller.userId, limit: Self.sessionLimit)
@@ -225,14 +231,14 @@ struct SessionSecurityService: Sendable {
     /// known, and the token itself when it names no session), then returns the trusted end-session URL.
     func signOut(_ caller: Caller) async throws -> SignOutResult {
         let token = caller.token
-        let sessionId = await validator.sessionId(for: token, rawToken: caller.rawToken)
+        let sessionId = validator.sessionId(for: token, companion: caller.companion)
         let outcome = await validator.revokeAtIssuer(token, rawToken: caller.rawToken)
         let tokenExpiry = token.expiresAt + Double(token.issuer.leeway.components.seconds)
         if let sessionId {
             try await record(
                 SessionRevocation(userId: caller.userId, scope: .session, target: sessionId, expiresAt: retentionEnd()))
         }
-        if token.claims.sessionId == nil, let jti = token.claims.tokenId {
+        if sessionId == nil, let jti = token.claims.tokenId {
             try await record(SessionRevocation(userId: caller.userId, scope: .token, target: jti, expiresAt: tokenExpiry))
         }
         let discovered = await validator.endpoints(issuer: token.issuer.issuer)?.endSessionURL
@@ -241,7 +247,8 @@ struct SessionSecurityService: Sendable {
         var metadata = ["issuer_revocation": outcome.rawValue, "token_format": token.format.rawValue]
         if let sessionId { metadata["session_id"] = sessionId }
         await audit(caller, "session.sign_out", "ok", tenant: caller.auditTenant, metadata)
-        return SignOutResult(issuerRevocation: outcome.rawValue, endSessionUrl: url)
+        return SignOutResult(
+            issuerRevocation: outcome.rawValue, endSessionUrl: url, sessionBinding: caller.sessionBinding.rawValue)
     }
 
     // MARK: Support
@@ -303,7 +310,7 @@ struct SessionSecurityService: Sendable {
         do {
             try await store.appendAuditEvent(
                 AuditEvent(
-                    tenant: tenant, actor: caller.userId, session: caller.principal.sessionId ?? caller.token.claims.sessionId,
+                    tenant: tenant, actor: caller.userId, session: caller.principal.sessionId,
                     action: action, outcome: outcome, metadata: metadata, requestId: caller.requestId))
         } catch {
             logger.error("Audit write failed", metadata: ["action": "\(action)"])

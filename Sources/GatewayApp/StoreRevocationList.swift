@@ -36,8 +36,6 @@ final class StoreRevocationList: SessionRevocationList {
             return false
         }
 
-        func hasSessions(now: Double) -> Bool { sessions.values.contains { $0 > now } }
-
         mutating func prune(now: Double) -> Bool {
             sessions = sessions.filter { $0.value > now }
             tokens = tokens.filter { $0.value > now }
@@ -77,32 +75,31 @@ final class StoreRevocationList: SessionRevocationList {
         self.logger = logger
     }
 
+    /// Revocations of a session whose user was not named (a back-channel logout token with `sid` alone) are
+    /// kept under this empty user id and apply to every user's token bound to that session.
+    static let anyUser = ""
+
     func isRevoked(_ query: RevocationQuery) async throws(ValidationFailure) -> Bool {
         let now = Date().timeIntervalSince1970
         let fresh: Bool? = state.withLock { state in
             guard let synced = state.syncedAt, ContinuousClock.now - synced < ttl else { return nil }
-            return state.users[query.userId]?.refuses(query, now: now) ?? false
+            return Self.refuses(query, in: state, now: now)
         }
         if let fresh { return fresh }
         guard await refresh() else { throw .revocationListUnavailable }
-        return state.withLock { $0.users[query.userId]?.refuses(query, now: now) ?? false }
+        return state.withLock { Self.refuses(query, in: $0, now: now) }
     }
 
-    func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool {
-        let now = Date().timeIntervalSince1970
-        let fresh: Bool? = state.withLock { state in
-            guard let synced = state.syncedAt, ContinuousClock.now - synced < ttl else { return nil }
-            return state.users[userId]?.hasSessions(now: now) ?? false
-        }
-        if let fresh { return fresh }
-        guard await refresh() else { throw .revocationListUnavailable }
-        return state.withLock { $0.users[userId]?.hasSessions(now: now) ?? false }
+    private static func refuses(_ query: RevocationQuery, in state: State, now: Double) -> Bool {
+        if state.users[query.userId]?.refuses(query, now: now) == true { return true }
+        guard let session = query.sessionId, let until = state.users[anyUser]?.sessions[session] else { return false }
+        return until > now
     }
 
     func isClear(userId: String) -> Bool {
         state.withLock { state in
             guard let synced = state.syncedAt, ContinuousClock.now - synced < ttl else { return false }
-            return state.users[userId] == nil
+            return state.users[userId] == nil && state.users[Self.anyUser] == nil
         }
     }
 

@@ -11,6 +11,8 @@ public enum MFAChallengeState: String, Sendable, Codable {
 /// Where the session's MFA state came from.
 public enum MFAStateSource: String, Sendable, Codable {
     case tokenAMR = "token_amr"
+    /// The verified ID-token companion (`X-AiDial-ID-Token`).
+    case idToken = "id_token"
     case introspection
     case sessionService = "session_service"
     case unavailable

@@ -30,7 +30,12 @@ public enum PrincipalResolver {
     /// The longest tenant header accepted; Zitadel ids are 18-digit numbers.
     public static let maxTenantHeaderLength = 64
 
-    public static func resolve(_ claims: SessionClaims, requestedTenant: String?) throws(GatewayProblem) -> Principal {
+    /// - Parameter homeOrgId: the user's own organisation, learnt by the caller when the token lacks the
+    ///   resource-owner claim (never from `X-AiDial-Tenant`); the claim wins when present.
+    public static func resolve(
+        _ claims: SessionClaims, homeOrgId learnt: String? = nil, requestedTenant: String?
+    ) throws(GatewayProblem) -> Principal {
+        let homeOrgId = claims.resourceOwnerId ?? learnt
         if let requestedTenant {
             guard Self.isWellFormedOrgId(requestedTenant) else {
                 throw GatewayProblem(.invalidRequest, "X-AiDial-Tenant must be an organisation id.")
@@ -59,22 +64,13 @@ public enum PrincipalResolver {
                 role = held
             }
             return Principal(
-                subject: claims.subject, issuer: claims.issuer, kind: .partner, homeOrgId: claims.resourceOwnerId,
+                subject: claims.subject, issuer: claims.issuer, kind: .partner, homeOrgId: homeOrgId,
                 activeTenant: active, portalRole: role, tenantScope: scope, rolesByTenant: rolesByTenant,
                 sessionId: claims.sessionId)
         }
 
-        // Customer: the tenant is the user's own organisation. Without the resource owner claim, a customer
-        // whose client roles sit in exactly one organisation is taken to belong to it.
-        let clientOrgs = byOrg.filter { !$0.value.isEmpty }
-        let homeOrg: String?
-        if let owner = claims.resourceOwnerId {
-            homeOrg = owner
-        } else if clientOrgs.count == 1, let only = clientOrgs.keys.first {
-            homeOrg = only
-        } else {
-            homeOrg = nil
-        }
+        // Customer: the tenant is the user's own organisation, never one inferred from where roles are granted.
+        let homeOrg = homeOrgId
         guard let homeOrg, let roles = byOrg[homeOrg], let role = roles.max() else {
             // A valid session without a portal role: it may ask who it is, but it has no tenant in scope.
             if requestedTenant != nil { throw GatewayProblem.notFound() }

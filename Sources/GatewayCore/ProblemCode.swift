@@ -36,11 +36,13 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case storeUnavailable = "store_unavailable"
     case introspectionRateLimited = "introspection_rate_limited"
     case introspectionOverloaded = "introspection_overloaded"
+    case invalidIDToken = "invalid_id_token"
+    case homeOrganisationUnknown = "home_organisation_unknown"
 
     /// The HTTP status this code is always served with.
     public var status: Int {
         switch self {
-        case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey: 401
+        case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey, .invalidIDToken: 401
         case .invalidRequest, .apiKeyFromBrowser, .idempotencyKeyMissing, .callerAddressRequired: 400
         case .forbidden, .noPortalRole, .mfaRemediationRequired, .factorNotAllowed: 403
         case .staleMarker, .actionUnavailable, .requestInProgress, .enrolmentClosed, .enrolmentSuperseded: 409
@@ -51,7 +53,9 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .notFound: 404
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
-        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable, .introspectionOverloaded: 503
+        case .issuerUnavailable, .notReady, .providerUnavailable, .storeUnavailable, .introspectionOverloaded,
+            .homeOrganisationUnknown:
+            503
         case .internalError: 500
         }
     }
@@ -93,6 +97,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .storeUnavailable: "Store unavailable"
         case .introspectionRateLimited: "Too many unknown tokens"
         case .introspectionOverloaded: "Token checks overloaded"
+        case .invalidIDToken: "Invalid ID-token companion"
+        case .homeOrganisationUnknown: "Home organisation unknown"
         }
     }
 }

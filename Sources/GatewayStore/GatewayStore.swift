@@ -184,6 +184,13 @@ public protocol GatewayStore: Sendable {
     /// Deletes at most `retention.batchSize` rows of each kind that nothing needs any more (see `StoreRetention`),
     /// judged by the store's clock, and says how many went. Callers repeat it while a kind returns a full batch.
     func prune(_ retention: StoreRetention) async throws -> PrunedRows
+
+    /// Records a back-channel logout's revocation together with its logout token's `jti` (per issuer, kept
+    /// until `expiresAt`), in one transaction: nil, and nothing recorded, when that `jti` was seen before by
+    /// any instance (a replay, OIDC Back-Channel Logout 1.0 2.6).
+    func recordBackChannelLogout(
+        tokenId: String, issuer: String, expiresAt: Double, revocation: SessionRevocation
+    ) async throws -> SessionRevocation?
 }
 
 /// An idempotency key, scoped to the caller: the same key from another user or tenant is another key.

@@ -4,25 +4,49 @@ import PostgresNIO
 /// Session revocations on PostgreSQL: stamped with the database clock, read by every instance from a cursor.
 extension PostgresGatewayStore {
     public func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation {
+        try await transaction { [self] connection in try await insertRevocation(revocation, on: connection) }
+    }
+
+    public func recordBackChannelLogout(
+        tokenId: String, issuer: String, expiresAt: Double, revocation: SessionRevocation
+    ) async throws -> SessionRevocation? {
         try await transaction { [self] connection in
-            // Held until commit: `seq` follows commit order (and so does `revokedAt`, read after the lock), so a
-            // poller's cursor never passes a revocation that commits later with a smaller `seq`.
             try await rows(
-                "SELECT pg_advisory_xact_lock(hashtextextended('zitadel-gateway.revocations:' || current_schema(), 0))",
-                on: connection)
-            var stored = revocation
-            stored.revokedAt = try await clock(on: connection)
-            try await rows(
+                "DELETE FROM logout_tokens WHERE expires_at <= extract(epoch FROM clock_timestamp())::float8", on: connection)
+            // The primary key decides between instances: a second insert of the same jti inserts nothing.
+            let claimed = try await rows(
                 """
-                DELETE FROM session_revocations WHERE expires_at IS NOT NULL AND expires_at <= \(stored.revokedAt)
+                INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES (\(issuer), \(tokenId), \(expiresAt))
+                ON CONFLICT (issuer, jti) DO NOTHING RETURNING jti
                 """, on: connection)
-            try await rows(
-                """
-                INSERT INTO session_revocations (user_id, scope, target, revoked_at, expires_at)
-                VALUES (\(stored.userId), \(stored.scope.rawValue), \(stored.target), \(stored.revokedAt), \(stored.expiresAt))
-                """, on: connection)
-            return stored
+            guard !claimed.isEmpty else { return nil }
+            return try await insertRevocation(revocation, on: connection)
         }
+    }
+
+    /// Inside a transaction: stamps (database clock) and inserts a revocation, dropping expired ones.
+    private func insertRevocation(
+        _ revocation: SessionRevocation, on connection: PostgresConnection
+    ) async throws
+        -> SessionRevocation
+    {
+        // Held until commit: `seq` follows commit order (and so does `revokedAt`, read after the lock), so a
+        // poller's cursor never passes a revocation that commits later with a smaller `seq`.
+        try await rows(
+            "SELECT pg_advisory_xact_lock(hashtextextended('zitadel-gateway.revocations:' || current_schema(), 0))",
+            on: connection)
+        var stored = revocation
+        stored.revokedAt = try await clock(on: connection)
+        try await rows(
+            """
+            DELETE FROM session_revocations WHERE expires_at IS NOT NULL AND expires_at <= \(stored.revokedAt)
+            """, on: connection)
+        try await rows(
+            """
+            INSERT INTO session_revocations (user_id, scope, target, revoked_at, expires_at)
+            VALUES (\(stored.userId), \(stored.scope.rawValue), \(stored.target), \(stored.revokedAt), \(stored.expiresAt))
+            """, on: connection)
+        return stored
     }
 
     public func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage {

@@ -74,6 +74,17 @@ public final class PostgresGatewayStore: GatewayStore {
             ]
         ),
         (
+            4,
+            [
+                """
+                CREATE TABLE logout_tokens (
+                    issuer text NOT NULL, jti text NOT NULL, expires_at double precision NOT NULL,
+                    PRIMARY KEY (issuer, jti))
+                """,
+                "CREATE INDEX logout_tokens_expires_at ON logout_tokens (expires_at)",
+            ]
+        ),
+        (
             5,
             [
                 // The pruning job's batches find their rows by these, without scanning the tables.

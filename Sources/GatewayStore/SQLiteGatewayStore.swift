@@ -69,6 +69,16 @@ public actor SQLiteGatewayStore: GatewayStore {
             ]
         ),
         (
+            4,
+            [
+                """
+                CREATE TABLE logout_tokens (
+                    issuer TEXT NOT NULL, jti TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (issuer, jti))
+                """,
+                "CREATE INDEX logout_tokens_expires_at ON logout_tokens (expires_at)",
+            ]
+        ),
+        (
             5,
             [
                 // The pruning job's batches find their rows by these, without scanning the tables.
@@ -261,21 +271,40 @@ public actor SQLiteGatewayStore: GatewayStore {
     // MARK: - Session revocations
 
     public func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation {
+        try await transaction { try await insertRevocation(revocation) }
+    }
+
+    public func recordBackChannelLogout(
+        tokenId: String, issuer: String, expiresAt: Double, revocation: SessionRevocation
+    ) async throws -> SessionRevocation? {
         try await transaction {
-            var stored = revocation
-            stored.revokedAt = Date().timeIntervalSince1970
+            let now = Date().timeIntervalSince1970
+            _ = try await connection.query("DELETE FROM logout_tokens WHERE expires_at <= ?", [.float(now)])
+            let seen = try await connection.query(
+                "SELECT 1 AS seen FROM logout_tokens WHERE issuer = ? AND jti = ?", [.text(issuer), .text(tokenId)])
+            guard seen.isEmpty else { return nil }
             _ = try await connection.query(
-                "DELETE FROM session_revocations WHERE expires_at IS NOT NULL AND expires_at <= ?", [.float(stored.revokedAt)])
-            _ = try await connection.query(
-                """
-                INSERT INTO session_revocations (user_id, scope, target, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?)
-                """,
-                [
-                    .text(stored.userId), .text(stored.scope.rawValue), stored.target.map(SQLiteData.text) ?? .null,
-                    .float(stored.revokedAt), stored.expiresAt.map(SQLiteData.float) ?? .null,
-                ])
-            return stored
+                "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES (?, ?, ?)",
+                [.text(issuer), .text(tokenId), .float(expiresAt)])
+            return try await insertRevocation(revocation)
         }
+    }
+
+    /// Inside a transaction: stamps and inserts a revocation, dropping expired ones.
+    private func insertRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation {
+        var stored = revocation
+        stored.revokedAt = Date().timeIntervalSince1970
+        _ = try await connection.query(
+            "DELETE FROM session_revocations WHERE expires_at IS NOT NULL AND expires_at <= ?", [.float(stored.revokedAt)])
+        _ = try await connection.query(
+            """
+            INSERT INTO session_revocations (user_id, scope, target, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?)
+            """,
+            [
+                .text(stored.userId), .text(stored.scope.rawValue), stored.target.map(SQLiteData.text) ?? .null,
+                .float(stored.revokedAt), stored.expiresAt.map(SQLiteData.float) ?? .null,
+            ])
+        return stored
     }
 
     public func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage {

@@ -61,9 +61,9 @@ struct APIController {
                 fields = try await Self.decodeObject(request)
             }
             if !route.bodyMapped || request.method == .delete || request.method == .get {
-                for (key, value) in request.uri.queryParameters {
-                    let name = String(key)
-                    let string = JSONValue.string(String(value))
+                // grpc-gateway reads the query with Go's url.ParseQuery: `+` is a space, repeated names repeat.
+                for (name, value) in FormBody.parseAll(ByteBuffer(string: request.uri.query ?? "")).pairs {
+                    let string = JSONValue.string(value)
                     switch fields[name] {
                     case nil: fields[name] = string
                     case .array(let existing)?: fields[name] = .array(existing + [string])
@@ -214,7 +214,9 @@ struct V2Route: Sendable {
         V2Route(.post, "/v2/users/{userId}/mfa_init_skipped", .user, "HumanMFAInitSkipped"),
         V2Route(.post, "/v2/users/{userId}/metadata/search", .user, "ListUserMetadata"),
         V2Route(.post, "/v2/users/{userId}/metadata", .user, "SetUserMetadata"),
-        V2Route(.delete, "/v2/users/{userId}/metadata", .user, "DeleteUserMetadata"),
+        // proto/zitadel/user/v2/user_service.proto: `delete: "/v2/users/{user_id}/metadata"` without a body
+        // mapping, so the keys come from the query (`?keys=a&keys=b`).
+        V2Route(.delete, "/v2/users/{userId}/metadata", .user, "DeleteUserMetadata", body: false),
         V2Route(.post, "/v2/sessions/search", .session, "ListSessions"),
         V2Route(.post, "/v2/sessions", .session, "CreateSession"),
         V2Route(.get, "/v2/sessions/{sessionId}", .session, "GetSession", body: false),

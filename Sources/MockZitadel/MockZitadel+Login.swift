@@ -192,22 +192,14 @@ extension MockZitadel {
             sessionId: session.id,
             roles: rolesClaim(for: user, orgFilter: orgFilter),
             refreshToken: refreshToken,
+            actionClaims: Set(app.accessTokenActionClaims ?? []),
             revoked: false
         )
         let accessToken: String
         let idToken: String
         do {
             accessToken = try store(record, subject: .human(user))
-            var claims: [String: JSONValue] = [
-                "iss": .string(issuer), "sub": .string(user.id), "aud": .strings(state.projectAudience),
-                "exp": .epoch(record.expiresAt), "iat": .epoch(now), "auth_time": .epoch(session.authTime),
-                "amr": .strings(session.amr), "sid": .string(session.id), "azp": .string(clientId),
-                "client_id": .string(clientId), "at_hash": .string(Self.tokenHash(accessToken)),
-            ]
-            if let nonce { claims["nonce"] = .string(nonce) }
-            let key = try signingKey(kid: nil, algorithm: .rs256)
-            idToken = try CompactJWS.sign(
-                header: ["alg": .string(key.algorithm.rawValue), "kid": .string(key.kid), "typ": "JWT"], payload: claims, key: key)
+            idToken = try signIDToken(for: record, accessToken: accessToken, user: user, session: session, nonce: nonce)
         } catch {
             throw OAuthFailure(status: 500, error: "server_error", description: "the mock could not sign the tokens")
         }
@@ -217,6 +209,36 @@ extension MockZitadel {
         ]
         if let refreshToken { body["refresh_token"] = .string(refreshToken) }
         return .object(body)
+    }
+
+    /// The ID token Zitadel issues with an access token (`internal/api/oidc/token.go` createIDToken, zitadel/oidc
+    /// `NewIDTokenClaims`): `iss sub aud exp iat auth_time amr azp client_id at_hash sid`, `nonce` when the request
+    /// had one; no `jti` or `nbf`. Profile, email and phone only with the application's ID-token userinfo
+    /// assertion, role claims only with its ID-token role assertion, resource-owner claims by scope.
+    func signIDToken(
+        for record: TokenRecord, accessToken: String, user: Seed.User, session: SessionRecord, nonce: String?
+    ) throws -> String {
+        let app = state.application(clientId: record.clientId)
+        var audience = record.audience
+        if !audience.contains(record.clientId) { audience.append(record.clientId) }
+        var claims: [String: JSONValue] = [
+            "iss": .string(record.issuer), "sub": .string(user.id), "aud": .strings(audience),
+            "exp": .epoch(record.expiresAt), "iat": .epoch(Date()), "auth_time": .epoch(record.authTime),
+            "azp": .string(record.clientId), "client_id": .string(record.clientId),
+            "at_hash": .string(Self.tokenHash(accessToken)), "sid": .string(session.id),
+        ]
+        if !record.amr.isEmpty { claims["amr"] = .strings(record.amr) }
+        if let nonce { claims["nonce"] = .string(nonce) }
+        if app?.idTokenUserinfoAssertion == true {
+            claims.merge(userClaims(subject: .human(user), scope: record.scope)) { _, new in new }
+        }
+        let assertRoles = app?.idTokenRoleAssertion == true
+        claims.merge(zitadelClaims(roles: record.roles, orgId: user.orgId, scope: record.scope, assertRoles: assertRoles)) { _, new in
+            new
+        }
+        let key = try signingKey(kid: nil, algorithm: .rs256)
+        return try CompactJWS.sign(
+            header: ["alg": .string(key.algorithm.rawValue), "kid": .string(key.kid), "typ": "JWT"], payload: claims, key: key)
     }
 
     /// `at_hash`: base64url of the left half of SHA-256 of the access token.

@@ -15,7 +15,8 @@ public enum SessionFactor: String, Codable, Sendable, CaseIterable {
     case intent
 
     /// Zitadel's `amr` for a set of verified factors: only `pwd`, `user`, `otp` and `mfa` are emitted; `mfa` when at
-    /// least two factors count (passkey counts two). A recovery code counts one and has no value of its own.
+    /// least two factors count (passkey counts two). A recovery code is an `otp` (Zitadel v4.9+,
+    /// `internal/api/oidc/amr/amr.go`: password + recovery code is `["pwd","otp","mfa"]`).
     static func amr(for factors: Set<SessionFactor>) -> [String] {
         var amr: [String] = []
         var count = 0
@@ -27,12 +28,11 @@ public enum SessionFactor: String, Codable, Sendable, CaseIterable {
             amr.append("user")
             count += factors.contains(.passkey) ? 2 : 1
         }
-        if !factors.isDisjoint(with: [.totp, .otpSms, .otpEmail]) {
+        if !factors.isDisjoint(with: [.totp, .otpSms, .otpEmail, .recoveryCode]) {
             amr.append("otp")
             count += 1
         }
         if factors.contains(.intent) { count += 1 }
-        if factors.contains(.recoveryCode) { count += 1 }
         if count >= 2 { amr.append("mfa") }
         return amr
     }
@@ -128,6 +128,7 @@ extension MockZitadel {
     /// Ends a session and every token issued in it.
     func terminateSession(_ id: String) {
         guard let session = sessions[id], !session.terminated else { return }
+        sendBackChannelLogouts(forSession: id)
         eventSequence += 1
         sessions[id]?.terminated = true
         sessions[id]?.changeDate = Date()
@@ -181,8 +182,10 @@ extension MockZitadel {
         let id = try request.id("sessionId")
         let token = try request.string("sessionToken")
         guard let session = sessions[id], !session.terminated else { throw .sessionNotFound() }
-        let tokenMatches = token.map { constantTimeEquals($0, session.token) } ?? false
-        if !tokenMatches {
+        if let token, !token.isEmpty {
+            // A wrong session token is refused, whoever asks (`internal/query/session.go` GetSession).
+            guard constantTimeEquals(token, session.token) else { throw .sessionTokenInvalidQuery() }
+        } else {
             try authorize(caller, userId: session.userId)
         }
         return ["session": sessionJSON(session)]
@@ -253,17 +256,18 @@ extension MockZitadel {
             // An unknown session has no owner: only instance-wide `session.delete` passes.
             let permitted =
                 session.map { caller.manages(orgId: subject(id: $0.userId)?.orgId) } ?? (caller.isManager && caller.managedOrgs == nil)
-            guard permitted else { throw .permissionDenied() }
+            guard permitted else { throw .membershipNotFound() }
         }
-        guard let session, !session.terminated else {
-            return ["details": ["changeDate": .timestamp(Date())]]
+        // `internal/command/session.go` terminateSession: the session write model's details (sessions belong to
+        // the instance, so `resourceOwner` is its id); an ended session answers its existing details, no new event.
+        if let session, !session.terminated { terminateSession(id) }
+        var details: [String: JSONValue] = ["resourceOwner": .string(state.instance.id)]
+        if let ended = sessions[id] {
+            details["changeDate"] = .timestamp(ended.changeDate)
+            details["sequence"] = .int64String(ended.sequence)
+        } else {
+            details["changeDate"] = .timestamp(Date(timeIntervalSince1970: -62_135_596_800))  // protobuf's zero time
         }
-        terminateSession(id)
-        var details: [String: JSONValue] = [
-            "changeDate": .timestamp(sessions[id]?.changeDate ?? Date()),
-            "sequence": .int64String(sessions[id]?.sequence ?? eventSequence),
-        ]
-        if let orgId = subject(id: session.userId)?.orgId { details["resourceOwner"] = .string(orgId) }
         return ["details": .object(details)]
     }
 
@@ -272,10 +276,10 @@ extension MockZitadel {
         sessions.values
             .filter { userId == nil || $0.userId == userId }
             .sorted { ($0.creationDate, $0.id) > ($1.creationDate, $1.id) }
-            .map(Self.summary)
+            .map(summary)
     }
 
-    static func summary(of session: SessionRecord) -> SessionSummary {
+    func summary(of session: SessionRecord) -> SessionSummary {
         SessionSummary(
             id: session.id,
             userId: session.userId,
@@ -283,7 +287,8 @@ extension MockZitadel {
             amr: session.amr,
             createdAt: Timestamp.format(session.creationDate),
             active: session.isActive(),
-            userAgent: session.userAgent
+            userAgent: session.userAgent,
+            tokenIds: tokens.values.filter { $0.sessionId == session.id }.map(\.jti).sorted()
         )
     }
 
@@ -293,7 +298,7 @@ extension MockZitadel {
             throw AdminProblem(status: 404, code: "user_not_found", title: "User not found", detail: "No human user has id \(userId).")
         }
         let session = createSession(userId: userId, factors: factors, userAgent: "created by /mock/admin/sessions")
-        return Self.summary(of: session)
+        return summary(of: session)
     }
 
     /// Ends a session through the admin API; returns whether it existed.
@@ -313,4 +318,6 @@ public struct SessionSummary: Codable, Sendable {
     public var createdAt: String
     public var active: Bool
     public var userAgent: String?
+    /// The `jti` of every access token issued in the session (Zitadel's tokens name no session themselves).
+    public var tokenIds: [String]
 }

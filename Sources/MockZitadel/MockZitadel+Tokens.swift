@@ -3,10 +3,13 @@ import Foundation
 
 /// Access tokens: minting, introspection, userinfo, revocation and the client-credentials grant.
 extension MockZitadel {
-    /// Mints an access token for a seeded user (or machine user) with the requested knobs.
+    /// Mints what Zitadel issues to the portal application for a seeded user (or machine user) and the given
+    /// scopes, with test knobs.
     ///
     /// A human user's token always belongs to a session: the one named by `sessionId`, or a new one whose
-    /// factors follow `factors`, else `amr` (so the Session service reports what the token claims).
+    /// factors follow `factors`, else `amr` (so the Session service reports what the token claims). An explicit
+    /// `amr` (or `actionClaims`) is an opt-in Actions enrichment of a JWT access token; Zitadel itself puts no
+    /// `amr`, `auth_time` or `sid` there (`internal/api/oidc/token.go` createJWT).
     public func mintToken(_ request: TokenMintRequest, issuer: String? = nil) throws(AdminProblem) -> MintedToken {
         let now = Date()
         let issuer = request.issuer ?? issuer ?? defaultIssuer
@@ -22,6 +25,12 @@ extension MockZitadel {
                 detail: "No seeded organisation has id \(orgId)."
             )
         }
+        let requestedActions = Set(request.actionClaims ?? [])
+        guard requestedActions.isSubset(of: Seed.actionClaimNames) else {
+            throw AdminProblem(
+                status: 400, code: "invalid_body", title: "Invalid body", detail: "actionClaims may name amr, auth_time and sid.")
+        }
+        let portal = state.portalApplication
         var sessionId: String?
         var amr = request.amr ?? ["pwd"]
         var authTime = now.addingTimeInterval(TimeInterval(request.issuedAtIn ?? 0))
@@ -44,17 +53,21 @@ extension MockZitadel {
                 let session = createSession(userId: user.id, factors: factors, userAgent: "minted by /mock/admin/tokens", at: now)
                 sessionId = session.id
             }
+        } else {
+            amr = []
         }
+        var actionClaims = requestedActions.union(portal?.accessTokenActionClaims ?? [])
+        if request.amr != nil { actionClaims.insert("amr") }
         let lifetime = request.expiresIn ?? Self.defaultTokenLifetime
         let issuedAt = now.addingTimeInterval(TimeInterval(request.issuedAtIn ?? 0))
         let record = TokenRecord(
             jti: RandomID.zitadelID(),
             format: request.format,
             userId: request.userId,
-            clientId: seed.portalApplication?.clientId ?? "",
+            clientId: portal?.clientId ?? "",
             audience: request.audience ?? state.projectAudience,
             issuer: issuer,
-            scope: request.scope ?? Self.defaultScopes,
+            scope: request.scopes ?? request.scope ?? Self.defaultScopes,
             issuedAt: issuedAt,
             notBefore: request.notBeforeIn.map { now.addingTimeInterval(TimeInterval($0)) } ?? issuedAt,
             expiresAt: now.addingTimeInterval(TimeInterval(lifetime)),
@@ -63,14 +76,30 @@ extension MockZitadel {
             sessionId: sessionId,
             roles: request.roles ?? subject.human.flatMap { rolesClaim(for: $0, orgFilter: request.orgId) },
             refreshToken: nil,
+            actionClaims: actionClaims,
             revoked: false
         )
         let customisation = JWTCustomisation(
             algorithm: request.alg ?? .rs256, kid: request.kid, extraHeader: request.extraHeader ?? [:],
             extraClaims: request.extraClaims ?? [:], omitClaims: request.omitClaims ?? [])
         let accessToken = try store(record, subject: subject, customisation: customisation)
+        var idToken: String?
+        if request.idToken == true {
+            guard case .human(let user) = subject, let sessionId, let session = sessions[sessionId] else {
+                throw AdminProblem(
+                    status: 400, code: "no_id_token", title: "No ID token",
+                    detail: "Machine users' tokens come without an ID token, as from Zitadel's token endpoint.")
+            }
+            do {
+                idToken = try signIDToken(for: record, accessToken: accessToken, user: user, session: session, nonce: request.nonce)
+            } catch {
+                throw AdminProblem(
+                    status: 500, code: "signing_failed", title: "Signing failed", detail: "The mock could not sign the ID token.")
+            }
+        }
         return MintedToken(
-            accessToken: accessToken, tokenType: "Bearer", expiresIn: lifetime, tokenId: record.jti, sessionId: sessionId)
+            accessToken: accessToken, tokenType: "Bearer", expiresIn: lifetime, tokenId: record.jti, sessionId: sessionId,
+            idToken: idToken)
     }
 
     /// Stores a token record and returns the token string: random for opaque tokens, a signed JWT otherwise.
@@ -100,7 +129,10 @@ extension MockZitadel {
         return accessToken
     }
 
-    /// Claims of a Zitadel v4 JWT access token: no `amr`, `sid`, `auth_time`, `azp` or `scope`.
+    /// Claims of a Zitadel v4 JWT access token (`internal/api/oidc/token.go` createJWT, zitadel/oidc
+    /// `NewAccessTokenClaims`): `iss sub aud exp iat nbf jti client_id`, role claims only with the application's
+    /// access-token role assertion, resource-owner claims only with their scope. No `amr`, `sid`, `auth_time`,
+    /// `azp` or `scope`, unless the deployment opted into an Actions enrichment (`actionClaims`).
     private func jwtClaims(for record: TokenRecord, subject: Subject) -> [String: JSONValue] {
         var claims: [String: JSONValue] = [
             "iss": .string(record.issuer),
@@ -112,23 +144,55 @@ extension MockZitadel {
             "client_id": .string(record.clientId),
             "jti": .string(record.jti),
         ]
-        claims.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId)) { _, new in new }
+        let app = state.application(clientId: record.clientId)
+        let roleAssertion = app?.accessTokenRoleAssertion == true
+        claims.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId, scope: record.scope, assertRoles: roleAssertion)) { _, new in
+            new
+        }
+        if record.actionClaims.contains("amr"), !record.amr.isEmpty { claims["amr"] = .strings(record.amr) }
+        if let sessionId = record.sessionId {
+            if record.actionClaims.contains("auth_time") { claims["auth_time"] = .epoch(record.authTime) }
+            if record.actionClaims.contains("sid") { claims["sid"] = .string(sessionId) }
+        }
         return claims
     }
 
-    /// The roles and resource-owner claims shared by JWTs, introspection and userinfo.
-    func zitadelClaims(roles: JSONValue?, orgId: String) -> [String: JSONValue] {
+    /// Whether Zitadel asserts project roles for these scopes: `urn:zitadel:iam:org:projects:roles`, a
+    /// `urn:zitadel:iam:org:project:role:{key}` scope, or the project's role assertion (`internal/api/oidc/userinfo.go`).
+    func rolesRequested(_ scope: [String]) -> Bool {
+        state.project.projectRoleAssertion == true || scope.contains(Self.rolesScope)
+            || scope.contains { $0.hasPrefix(Self.roleKeyScopePrefix) }
+    }
+
+    /// Resource-owner claims come with `urn:zitadel:iam:user:resourceowner` or `urn:zitadel:iam:org:id:{id}`
+    /// (`internal/api/oidc/userinfo.go`).
+    static func resourceOwnerRequested(_ scope: [String]) -> Bool {
+        scope.contains(resourceOwnerScope) || scope.contains { $0.hasPrefix("urn:zitadel:iam:org:id:") }
+    }
+
+    /// The roles and resource-owner claims shared by JWTs, ID tokens, introspection and userinfo, gated by scope
+    /// (and, for tokens, by the application's role assertion: `assertRoles`).
+    func zitadelClaims(roles: JSONValue?, orgId: String, scope: [String], assertRoles: Bool = true) -> [String: JSONValue] {
         var claims: [String: JSONValue] = [:]
-        if let roles {
+        if assertRoles, rolesRequested(scope), let roles = Self.restrict(roles, toKeysIn: scope) {
             claims[Self.rolesClaim] = roles
             claims["urn:zitadel:iam:org:project:\(state.project.id):roles"] = roles
         }
-        if let org = state.organisation(orgId) {
+        if Self.resourceOwnerRequested(scope), let org = state.organisation(orgId) {
             claims[Self.resourceOwnerIDClaim] = .string(org.id)
             claims[Self.resourceOwnerNameClaim] = .string(org.name)
             claims[Self.resourceOwnerDomainClaim] = .string(org.primaryDomain)
         }
         return claims
+    }
+
+    /// With `urn:zitadel:iam:org:project:role:{key}` scopes (and not the all-roles scope), only those roles.
+    private static func restrict(_ roles: JSONValue?, toKeysIn scope: [String]) -> JSONValue? {
+        guard let roles, case .object(let byRole) = roles else { return roles }
+        let keys = scope.filter { $0.hasPrefix(roleKeyScopePrefix) }.map { String($0.dropFirst(roleKeyScopePrefix.count)) }
+        guard !keys.isEmpty, !scope.contains(rolesScope) else { return roles }
+        let kept = byRole.filter { keys.contains($0.key) }
+        return kept.isEmpty ? nil : .object(kept)
     }
 
     /// `{"role":{"orgId":"orgPrimaryDomain"}}` from the user's grants, optionally restricted to one organisation.
@@ -158,7 +222,10 @@ extension MockZitadel {
         return record
     }
 
-    /// RFC 7662 introspection as Zitadel answers it; inactive also when the caller is not in the token's audience.
+    /// RFC 7662 introspection as Zitadel answers it (`internal/api/oidc/introspect.go`, zitadel/oidc
+    /// `IntrospectionResponse`): no `sid` (the type has no such field); `amr` and `auth_time` for users' tokens only;
+    /// `username` and profile claims with the `profile` scope, resource-owner and role claims by scope
+    /// (`internal/api/oidc/userinfo.go`). Inactive also when the caller is not in the token's audience.
     func introspect(token: String, caller: AuthenticatedClient) -> [String: JSONValue] {
         guard let record = activeRecord(for: token),
             record.audience.contains(caller.clientId) || caller.projectId.map(record.audience.contains) == true
@@ -171,18 +238,21 @@ extension MockZitadel {
             "exp": .epoch(record.expiresAt),
             "iat": .epoch(record.issuedAt),
             "nbf": .epoch(record.notBefore),
-            "auth_time": .epoch(record.authTime),
-            "amr": .strings(record.amr),
             "aud": .strings(record.audience),
             "iss": .string(record.issuer),
             "jti": .string(record.jti),
             "sub": .string(record.userId),
         ]
-        if let sessionId = record.sessionId { response["sid"] = .string(sessionId) }
         if let subject = subject(id: record.userId) {
-            response["username"] = .string(subject.preferredUsername)
+            if case .human = subject {
+                response["auth_time"] = .epoch(record.authTime)
+                if !record.amr.isEmpty { response["amr"] = .strings(record.amr) }
+            }
+            if record.scope.contains("profile") { response["username"] = .string(subject.preferredUsername) }
+            // Opt-in only: an Action of the complement-token flow (pre userinfo creation) copying the session id.
+            if record.actionClaims.contains("sid"), let sessionId = record.sessionId { response["sid"] = .string(sessionId) }
             response.merge(userClaims(subject: subject, scope: record.scope)) { _, new in new }
-            response.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId)) { _, new in new }
+            response.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId, scope: record.scope)) { _, new in new }
         }
         return response
     }
@@ -192,7 +262,7 @@ extension MockZitadel {
         guard let record = activeRecord(for: token), let subject = subject(id: record.userId) else { return nil }
         var claims: [String: JSONValue] = ["sub": .string(subject.id)]
         claims.merge(userClaims(subject: subject, scope: record.scope)) { _, new in new }
-        claims.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId)) { _, new in new }
+        claims.merge(zitadelClaims(roles: record.roles, orgId: subject.orgId, scope: record.scope)) { _, new in new }
         return (claims, subject.id)
     }
 
@@ -233,7 +303,7 @@ extension MockZitadel {
     /// Revokes an access or refresh token if the caller is in its audience (Zitadel's check); unknown tokens are
     /// ignored. Revoking a refresh token also ends the access tokens issued with it.
     func revoke(token: String, caller: AuthenticatedClient) throws(OAuthFailure) {
-        let failure = OAuthFailure(status: 401, error: "invalid_client", description: "token was not issued for this client")
+        let failure = OAuthFailure(status: 400, error: "invalid_client", description: "token was not issued for this client")
         if let refresh = refreshTokens[token] {
             guard refresh.clientId == caller.clientId || refresh.audience.contains(caller.clientId) else { throw failure }
             refreshTokens[token]?.revoked = true
@@ -266,6 +336,7 @@ extension MockZitadel {
             sessionId: nil,
             roles: nil,
             refreshToken: nil,
+            actionClaims: [],
             revoked: false
         )
         let token = RandomID.token()
@@ -322,6 +393,8 @@ struct TokenRecord: Sendable {
     let roles: JSONValue?
     /// The refresh token it was issued with, if any.
     let refreshToken: String?
+    /// Opt-in Actions enrichment of the JWT (`amr`, `auth_time`, `sid`); empty as in Zitadel.
+    let actionClaims: Set<String>
     var revoked: Bool
 }
 

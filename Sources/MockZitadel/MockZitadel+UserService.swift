@@ -11,10 +11,7 @@ extension MockZitadel {
     /// `GetUserByID`: humans and machine users.
     func getUserByID(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        guard let subject = subject(id: userId) else {
-            if caller.isManager || caller.userId == userId { throw .userNotFound() }
-            throw .permissionDenied()
-        }
+        guard let subject = subject(id: userId) else { throw .userNotFound() }
         try authorize(caller, userId: userId)
         return ["details": details(for: userId), "user": userJSON(subject)]
     }
@@ -68,15 +65,17 @@ extension MockZitadel {
         return .object(user)
     }
 
-    /// The method types Zitadel lists for a user: READY factors only, password for every seeded human.
+    /// The method types Zitadel lists for a user: READY factors, then `PASSWORD` only when a password is set
+    /// (`internal/query/user_auth_method.go` prepareUserAuthMethodTypesQuery appends it after the factor rows).
     func authMethodTypes(of user: Seed.User) -> [String] {
-        var types = ["AUTHENTICATION_METHOD_TYPE_PASSWORD"]
+        var types: [String] = []
         if user.mfa.passkeys.contains(where: { $0.state == "READY" }) { types.append("AUTHENTICATION_METHOD_TYPE_PASSKEY") }
         if user.mfa.totp?.state == "READY" { types.append("AUTHENTICATION_METHOD_TYPE_TOTP") }
         if user.mfa.u2f.contains(where: { $0.state == "READY" }) { types.append("AUTHENTICATION_METHOD_TYPE_U2F") }
         if user.mfa.otpSms { types.append("AUTHENTICATION_METHOD_TYPE_OTP_SMS") }
         if user.mfa.otpEmail { types.append("AUTHENTICATION_METHOD_TYPE_OTP_EMAIL") }
         if let codes = user.mfa.recoveryCodes, !codes.remaining.isEmpty { types.append("AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE") }
+        if user.passwordSet ?? true { types.append("AUTHENTICATION_METHOD_TYPE_PASSWORD") }
         return types
     }
 
@@ -92,6 +91,8 @@ extension MockZitadel {
     /// types, READY). No `details` in this response.
     func listAuthenticationFactors(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
+        // A query filtered by user id and permission: an unknown user is an empty result, not an error.
+        guard user(id: userId) != nil else { return [:] }
         let user = try authorizedHuman(caller, userId: userId, missing: .userNotFound())
         let typeNames = ["OTP", "OTP_SMS", "OTP_EMAIL", "U2F"]
         let stateNames = [
@@ -134,6 +135,8 @@ extension MockZitadel {
     /// `ListPasskeys`: READY passkeys with their device labels; Zitadel reports no timestamps.
     func listPasskeys(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
+        // As ListAuthenticationFactors: an unknown user lists nothing (`internal/query/user_auth_method.go`).
+        guard user(id: userId) != nil else { return ["details": listDetails(total: 0)] }
         let user = try authorizedHuman(caller, userId: userId, missing: .userNotFound())
         let ready = user.mfa.passkeys.filter { $0.state == "READY" }
         var body: [String: JSONValue] = ["details": listDetails(total: ready.count)]
@@ -163,8 +166,9 @@ extension MockZitadel {
             throw .malformedBody("oneof zitadel.user.v2.SetPhoneRequest.verification is already set")
         }
         let phone = try request.string("phone") ?? ""
-        guard phone.count <= 200 else {
-            throw .validation(request.message, field: "Phone", rule: "value length must be between 0 and 200 runes, inclusive")
+        // proto/zitadel/user/v2/user_service.proto: `phone` min_len 1, max_len 200 (a validator error, no id).
+        guard (1...200).contains(phone.count) else {
+            throw .validation(request.message, field: "Phone", rule: "value length must be between 1 and 200 runes, inclusive")
         }
         let markVerified = try request.bool("isVerified")
         let user = try authorizedHuman(caller, userId: userId, allowSelf: !markVerified, missing: .phoneUserNotFound())
@@ -173,6 +177,7 @@ extension MockZitadel {
             throw ZitadelError(.failedPrecondition, "COMMAND-Uch5e", "Phone not changed")
         }
         var details = modifyUser(userId) { $0.phone = .init(number: normalised, verified: markVerified) }
+        if markVerified { phoneVerifiedOnce.insert(userId) }
         phoneCodes[userId] = nil
         guard !markVerified else { return ["details": details] }
         let code = issuePhoneCode(userId: userId, number: normalised, send: !request.isSet("returnCode"))
@@ -197,14 +202,17 @@ extension MockZitadel {
     func verifyPhone(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
         let code = try request.string("verificationCode") ?? ""
+        guard (1...20).contains(code.count) else {
+            throw .validation(request.message, field: "VerificationCode", rule: "value length must be between 1 and 20 runes, inclusive")
+        }
         guard user(id: userId) != nil else { throw .phoneUserNotFound() }
-        guard !code.isEmpty else { throw ZitadelError(.invalidArgument, "COMMAND-Fia4a", "Code is empty") }
         // Exactly as generated, case included and nothing trimmed (internal/command/user_v2_phone.go `VerifyCode`,
         // internal/crypto/code.go `verifyEncryptedCode`).
         guard let pending = phoneCodes[userId], pending.expiresAt > Date(), constantTimeEquals(pending.code, code) else {
             throw ZitadelError(.invalidArgument, "COMMAND-eis9R", "Code is invalid")
         }
         phoneCodes[userId] = nil
+        phoneVerifiedOnce.insert(userId)
         let details = modifyUser(userId) { $0.phone?.verified = true }
         return ["details": details]
     }
@@ -231,6 +239,7 @@ extension MockZitadel {
         let user = try authorizedHuman(caller, userId: userId, missing: .phoneUserNotFound())
         guard user.phone != nil else { throw ZitadelError(.failedPrecondition, "COMMAND-ieJ2e", "Phone not found") }
         phoneCodes[userId] = nil
+        phoneVerifiedOnce.remove(userId)
         let details = modifyUser(userId) { user in
             user.phone = nil
             user.mfa.otpSms = false
@@ -240,18 +249,22 @@ extension MockZitadel {
 
     // MARK: OTP SMS and email
 
-    /// `AddOTPSMS`: needs a verified phone (`COMMAND-Q54j2`); a second add is `COMMAND-Ad3g2`.
+    /// `AddOTPSMS`: needs a verified phone (`COMMAND-Q54j2`); a second add is `COMMAND-Ad3g2`. Zitadel's write model
+    /// (`internal/command/user_human_otp_model.go` HumanOTPSMSWriteModel) reduces phone verified and removed events
+    /// but not phone changed ones: once a number was verified, a changed, unverified number still passes.
     func addOTPSMS(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        let user = try authorizedHuman(caller, userId: userId, missing: .commandUserNotFound())
+        let user = try authorizedHuman(caller, userId: userId, permission: .credential, missing: .commandUserNotFound())
         guard !user.mfa.otpSms else { throw ZitadelError(.alreadyExists, "COMMAND-Ad3g2", ZitadelError.otpAlreadyReady) }
-        guard user.phone?.verified == true else { throw ZitadelError(.failedPrecondition, "COMMAND-Q54j2", ZitadelError.otpNotReady) }
+        guard user.phone?.verified == true || phoneVerifiedOnce.contains(userId) else {
+            throw ZitadelError(.failedPrecondition, "COMMAND-Q54j2", ZitadelError.otpNotReady)
+        }
         return ["details": modifyUser(userId) { $0.mfa.otpSms = true }]
     }
 
     func removeOTPSMS(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        let user = try authorizedHuman(caller, userId: userId, missing: .commandUserNotFound())
+        let user = try authorizedHuman(caller, userId: userId, permission: .credential, missing: .commandUserNotFound())
         guard user.mfa.otpSms else { throw ZitadelError(.notFound, "COMMAND-Sr3h3", ZitadelError.otpNotExisting) }
         return ["details": modifyUser(userId) { $0.mfa.otpSms = false }]
     }
@@ -259,7 +272,7 @@ extension MockZitadel {
     /// `AddOTPEmail`: needs a verified email (`COMMAND-KLJ2d`); a second add is `COMMAND-MKL2s`.
     func addOTPEmail(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        let user = try authorizedHuman(caller, userId: userId, missing: .commandUserNotFound())
+        let user = try authorizedHuman(caller, userId: userId, permission: .credential, missing: .commandUserNotFound())
         guard !user.mfa.otpEmail else { throw ZitadelError(.alreadyExists, "COMMAND-MKL2s", ZitadelError.otpAlreadyReady) }
         guard user.email.verified else { throw ZitadelError(.failedPrecondition, "COMMAND-KLJ2d", ZitadelError.otpNotReady) }
         return ["details": modifyUser(userId) { $0.mfa.otpEmail = true }]
@@ -267,7 +280,7 @@ extension MockZitadel {
 
     func removeOTPEmail(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        let user = try authorizedHuman(caller, userId: userId, missing: .commandUserNotFound())
+        let user = try authorizedHuman(caller, userId: userId, permission: .credential, missing: .commandUserNotFound())
         guard user.mfa.otpEmail else { throw ZitadelError(.notFound, "COMMAND-b312D", ZitadelError.otpNotExisting) }
         return ["details": modifyUser(userId) { $0.mfa.otpEmail = false }]
     }
@@ -278,7 +291,8 @@ extension MockZitadel {
     func registerTOTP(_ request: RPCRequest, caller: APICaller, issuer: String) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
         let user = try authorizedHuman(
-            caller, userId: userId, missing: ZitadelError(.failedPrecondition, "COMMAND-SqyJz", "User could not be found"))
+            caller, userId: userId, permission: .credential,
+            missing: ZitadelError(.failedPrecondition, "COMMAND-SqyJz", "User could not be found"))
         let registration = try startTOTPRegistration(for: user, issuer: issuer)
         return ["details": details(for: userId), "uri": .string(registration.uri), "secret": .string(registration.secret)]
     }
@@ -302,7 +316,8 @@ extension MockZitadel {
             throw .validation(request.message, field: "Code", rule: "value length must be between 1 and 200 runes, inclusive")
         }
         let user = try authorizedHuman(
-            caller, userId: userId, missing: ZitadelError(.notFound, "COMMAND-3Mif9s", ZitadelError.otpNotExisting))
+            caller, userId: userId, permission: .credential,
+            missing: ZitadelError(.notFound, "COMMAND-3Mif9s", ZitadelError.otpNotExisting))
         return ["details": try completeTOTPRegistration(for: user, code: code)]
     }
 
@@ -321,41 +336,65 @@ extension MockZitadel {
     func removeTOTP(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
         let user = try authorizedHuman(
-            caller, userId: userId, missing: ZitadelError(.notFound, "COMMAND-Hd9sd", ZitadelError.otpNotExisting))
+            caller, userId: userId, permission: .credential,
+            missing: ZitadelError(.notFound, "COMMAND-Hd9sd", ZitadelError.otpNotExisting))
         guard user.mfa.totp != nil else { throw ZitadelError(.notFound, "COMMAND-Hd9sd", ZitadelError.otpNotExisting) }
         return ["details": modifyUser(userId) { $0.mfa.totp = nil }]
     }
 
     // MARK: Recovery codes
 
-    /// `GenerateRecoveryCodes`: a new set replaces the old one; the codes are returned once.
+    /// Zitadel's default `Multifactors.RecoveryCodes.MaxCount`: at most this many unused codes per user.
+    static let recoveryCodesMaxCount = 10
+
+    /// `GenerateRecoveryCodes` (`internal/command/user_human_recovery_codes.go`): `count` is required (proto
+    /// validation 1-50); the user must exist, then `user.credential.write` (or the own user); more than the
+    /// configured maximum is `COMMAND-7c0nx`; the new codes are added to the unused ones, and more than the
+    /// maximum in all is AlreadyExists `COMMAND-8f2k9`. Only the new codes are returned.
     func generateRecoveryCodes(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        let count = try request.int("count") ?? 0
-        guard (0...100).contains(count) else {
-            throw .validation(request.message, field: "Count", rule: "value must be inside range [1, 100]")
+        let count = Int(try request.int("count") ?? 0)
+        guard (1...50).contains(count) else {
+            throw .validation(request.message, field: "Count", rule: "value must be inside range [1, 50]")
         }
-        _ = try authorizedHuman(caller, userId: userId, missing: .commandUserNotFound())
-        let result = replaceRecoveryCodes(userId: userId, count: count == 0 ? 10 : Int(count))
+        let user = try authorizedHuman(caller, userId: userId, permission: .credential, missing: .commandUserNotFound())
+        guard count <= Self.recoveryCodesMaxCount else {
+            throw ZitadelError(.invalidArgument, "COMMAND-7c0nx", "The number of recovery codes is invalid")
+        }
+        let remaining = user.mfa.recoveryCodes?.remaining ?? []
+        guard remaining.count + count <= Self.recoveryCodesMaxCount else {
+            throw ZitadelError(.alreadyExists, "COMMAND-8f2k9", "The maximum number of recovery codes is exceeded")
+        }
+        let result = addRecoveryCodes(userId: userId, count: count)
         return ["details": result.details, "recoveryCodes": .strings(result.codes)]
     }
 
-    /// A fresh recovery-code set; shared with the set-up pages.
-    func replaceRecoveryCodes(userId: String, count: Int = 10) -> (codes: [String], details: JSONValue) {
+    /// Adds fresh codes to the user's unused ones and returns the new codes; shared with the set-up pages.
+    func addRecoveryCodes(userId: String, count: Int = 10) -> (codes: [String], details: JSONValue) {
+        let kept = user(id: userId)?.mfa.recoveryCodes?.remaining ?? []
         var codes: [String] = []
         while codes.count < count {
             let code = OneTimeCode.recoveryCode()
-            if !codes.contains(code) { codes.append(code) }
+            if !codes.contains(code), !kept.contains(code) { codes.append(code) }
         }
-        let details = modifyUser(userId) { $0.mfa.recoveryCodes = .init(codes: codes, used: 0, acknowledged: false) }
+        let acknowledged = user(id: userId)?.mfa.recoveryCodes?.acknowledged ?? false
+        let details = modifyUser(userId) { $0.mfa.recoveryCodes = .init(codes: kept + codes, used: 0, acknowledged: acknowledged) }
         return (codes, details)
     }
 
+    /// A fresh set of ten in place of the old one, as the pages' "regenerate" does (remove, then generate).
+    func replaceRecoveryCodes(userId: String) -> (codes: [String], details: JSONValue) {
+        modifyUser(userId) { $0.mfa.recoveryCodes = nil }
+        return addRecoveryCodes(userId: userId, count: Self.recoveryCodesMaxCount)
+    }
+
+    /// `RemoveRecoveryCodes`: with no codes set, FailedPrecondition `COMMAND-84rgg`
+    /// (`internal/command/user_human_recovery_codes.go` RemoveRecoveryCodes checks the write model's state).
     func removeRecoveryCodes(_ request: RPCRequest, caller: APICaller) throws(ZitadelError) -> JSONValue {
         let userId = try request.id("userId")
-        let user = try authorizedHuman(caller, userId: userId, missing: .commandUserNotFound())
+        let user = try authorizedHuman(caller, userId: userId, permission: .credential, missing: .commandUserNotFound())
         guard user.mfa.recoveryCodes != nil else {
-            throw ZitadelError(.notFound, "COMMAND-Mfn3d", "Recovery codes do not exist")
+            throw ZitadelError(.failedPrecondition, "COMMAND-84rgg", "Recovery codes are not set up")
         }
         return ["details": modifyUser(userId) { $0.mfa.recoveryCodes = nil }]
     }

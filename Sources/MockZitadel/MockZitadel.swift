@@ -10,10 +10,11 @@ import _CryptoExtras
 public actor MockZitadel {
     /// Zitadel's default access-token lifetime (12 h).
     public static let defaultTokenLifetime = 43_200
-    /// Scopes a minted token carries unless the request names others.
-    static let defaultScopes = [
-        "openid", "profile", "email", "urn:zitadel:iam:org:projects:roles", "urn:zitadel:iam:user:resourceowner",
-    ]
+    static let rolesScope = "urn:zitadel:iam:org:projects:roles"
+    static let roleKeyScopePrefix = "urn:zitadel:iam:org:project:role:"
+    static let resourceOwnerScope = "urn:zitadel:iam:user:resourceowner"
+    /// The portal's documented scope list: what a minted token was requested with unless the request names others.
+    static let defaultScopes = ["openid", "profile", "email", rolesScope, resourceOwnerScope]
     static let rolesClaim = "urn:zitadel:iam:org:project:roles"
     static let resourceOwnerIDClaim = "urn:zitadel:iam:user:resourceowner:id"
     static let resourceOwnerNameClaim = "urn:zitadel:iam:user:resourceowner:name"
@@ -25,7 +26,7 @@ public actor MockZitadel {
     /// The seed as loaded (or replaced through the admin API); reset returns to it.
     public private(set) var seed: Seed
     /// The current directory state: the seed plus every change made through the APIs and pages.
-    public private(set) var state: Seed
+    public internal(set) var state: Seed
     var keys: [SigningKey] = []
     var activeKids: [SigningAlgorithm: String] = [:]
     var tokens: [String: TokenRecord] = [:]
@@ -38,6 +39,8 @@ public actor MockZitadel {
     var phoneCodes: [String: PendingCode] = [:]
     /// The instance's generator for phone verification codes (Zitadel's `SecretGeneratorTypeVerifyPhoneCode`).
     public private(set) var phoneCodeGenerator = SecretGeneratorConfig()
+    /// Users whose phone was verified at some point and not removed since (the OTP SMS write model's view).
+    var phoneVerifiedOnce: Set<String> = []
     /// Creation, change date and sequence of each user, for `details` objects.
     var objectMeta: [String: ObjectMeta] = [:]
     /// The instance-wide event sequence; every write bumps it.
@@ -47,6 +50,8 @@ public actor MockZitadel {
     var journalSequence = 0
     var faults: [Fault] = []
     var faultSequence = 0
+    var backChannelDeliveries: [BackChannelLogoutDelivery] = []
+    var backChannelSequence = 0
     /// The port the HTTP server bound, once it runs.
     public private(set) var boundPort: Int?
 
@@ -61,6 +66,11 @@ public actor MockZitadel {
         self.activeKids = Dictionary(uniqueKeysWithValues: generated.map { ($0.algorithm, $0.kid) })
         self.objectMeta = Self.initialMeta(for: seed)
         self.eventSequence = Int64(objectMeta.count * 10)
+        self.phoneVerifiedOnce = Self.verifiedPhones(in: seed)
+    }
+
+    private static func verifiedPhones(in seed: Seed) -> Set<String> {
+        Set(seed.users.filter { $0.phone?.verified == true }.map(\.id))
     }
 
     /// Loads the seed the configuration points at and creates the mock.
@@ -164,6 +174,11 @@ public actor MockZitadel {
     public func adminUpdateUser(_ id: String, _ change: @Sendable (inout Seed.User) -> Void) -> Bool {
         guard user(id: id) != nil else { return false }
         modifyUser(id, change)
+        if let phone = user(id: id)?.phone {
+            if phone.verified { phoneVerifiedOnce.insert(id) }
+        } else {
+            phoneVerifiedOnce.remove(id)
+        }
         return true
     }
 
@@ -181,9 +196,11 @@ public actor MockZitadel {
         authCodes = [:]
         phoneCodes = [:]
         phoneCodeGenerator = SecretGeneratorConfig()
+        phoneVerifiedOnce = Self.verifiedPhones(in: seed)
         smsOutbox = []
         faults = []
         journal = []
+        backChannelDeliveries = []
         objectMeta = Self.initialMeta(for: seed)
         eventSequence = Int64(objectMeta.count * 10)
         if resetKeys {
@@ -287,13 +304,13 @@ public actor MockZitadel {
         {
             return AuthenticatedClient(clientId: machine.userName, projectId: nil, machineUserId: machine.id)
         }
-        throw OAuthFailure(status: 401, error: "invalid_client", description: "client authentication failed")
+        throw OAuthFailure(status: 400, error: "invalid_client", description: "client authentication failed")
     }
 
     /// Authenticates a public client (`authMethod: none`) by its client id alone, as PKCE clients do.
     func authenticatePublicClient(clientId: String) throws(OAuthFailure) -> AuthenticatedClient {
         guard let app = state.applications.first(where: { $0.clientId == clientId }), app.authMethod == "none" else {
-            throw OAuthFailure(status: 401, error: "invalid_client", description: "client authentication failed")
+            throw OAuthFailure(status: 400, error: "invalid_client", description: "client authentication failed")
         }
         return AuthenticatedClient(clientId: app.clientId, projectId: state.project.id, machineUserId: nil)
     }
@@ -301,7 +318,7 @@ public actor MockZitadel {
     /// Authenticates an application by `private_key_jwt`: RS256, `iss` = `sub` = client id, `aud` has the issuer,
     /// signed by a key registered on the application.
     func authenticate(assertion: String, issuer: String, now: Date = Date()) throws(OAuthFailure) -> AuthenticatedClient {
-        let failure = OAuthFailure(status: 401, error: "invalid_client", description: "client assertion invalid")
+        let failure = OAuthFailure(status: 400, error: "invalid_client", description: "client assertion invalid")
         guard let (clientId, jws) = Self.assertionSubject(assertion),
             let app = state.applications.first(where: { $0.clientId == clientId }),
             Self.verify(jws, keys: app.keys ?? [], issuer: issuer, now: now)

@@ -36,8 +36,18 @@ public struct TokenMintRequest: Codable, Sendable {
     public var extraClaims: [String: JSONValue]?
     /// Claim names removed from the JWT payload.
     public var omitClaims: [String]?
-    /// Granted scopes; default openid, profile, email and the Zitadel role and resource-owner scopes.
+    /// Granted scopes (older name of `scopes`).
     public var scope: [String]?
+    /// The scopes the portal requested; default its documented list: `openid profile email
+    /// urn:zitadel:iam:org:projects:roles urn:zitadel:iam:user:resourceowner`. They gate claims as in Zitadel.
+    public var scopes: [String]?
+    /// Also return the ID token Zitadel issues with this access token (`at_hash`, `sid`, `amr`, `auth_time`, `azp`).
+    public var idToken: Bool?
+    /// Opt-in Actions enrichment of a JWT access token: any of `amr`, `auth_time`, `sid` (Zitadel never adds them
+    /// itself). An explicit `amr` in the request implies `amr`.
+    public var actionClaims: [String]?
+    /// The `nonce` the ID token carries.
+    public var nonce: String?
     /// Issue the token in this existing session (for example one started at the login page) instead of a new one.
     public var sessionId: String?
     /// The factors the new session verified; default: derived from `amr` (and `amr` from these when only they are given).
@@ -61,7 +71,11 @@ public struct TokenMintRequest: Codable, Sendable {
         omitClaims: [String]? = nil,
         scope: [String]? = nil,
         sessionId: String? = nil,
-        factors: [SessionFactor]? = nil
+        factors: [SessionFactor]? = nil,
+        scopes: [String]? = nil,
+        idToken: Bool? = nil,
+        actionClaims: [String]? = nil,
+        nonce: String? = nil
     ) {
         self.userId = userId
         self.format = format
@@ -81,6 +95,10 @@ public struct TokenMintRequest: Codable, Sendable {
         self.scope = scope
         self.sessionId = sessionId
         self.factors = factors
+        self.scopes = scopes
+        self.idToken = idToken
+        self.actionClaims = actionClaims
+        self.nonce = nonce
     }
 }
 
@@ -107,8 +125,10 @@ public struct MintedToken: Codable, Sendable {
     public var expiresIn: Int
     /// The token id (`jti`), also for opaque tokens.
     public var tokenId: String
-    /// The session id introspection reports as `sid`; machine users' tokens have no session.
+    /// The Zitadel session the token belongs to (the ID token's `sid`); machine users' tokens have none.
     public var sessionId: String?
+    /// The matching ID token, when the request asked for it with `"idToken": true`.
+    public var idToken: String?
 }
 
 /// One row of `GET /mock/admin/users`.

@@ -39,9 +39,13 @@ struct OIDCController {
             "scopes_supported": ["openid", "profile", "email", "phone", "address", "offline_access"],
             "response_types_supported": ["code", "id_token", "id_token token"],
             "response_modes_supported": ["query", "fragment", "form_post"],
+            // v4 lists `implicit` always, and back-channel logout (with its `sid`) as supported
+            // (`internal/api/oidc/server.go` createDiscoveryConfig, zitadel/oidc `pkg/op/discovery.go`).
             "grant_types_supported": [
-                "authorization_code", "refresh_token", "client_credentials", .string(Self.jwtBearerGrant),
+                "authorization_code", "implicit", "refresh_token", "client_credentials", .string(Self.jwtBearerGrant),
             ],
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"],
             "request_object_signing_alg_values_supported": ["RS256"],
@@ -70,14 +74,26 @@ struct OIDCController {
         return Responses.json(jwks, headers: [.cacheControl: "max-age=300, must-revalidate"])
     }
 
-    /// RFC 7662: 401 for bad client authentication, otherwise 200 with `active` true or false.
+    /// RFC 7662: 400 for bad client authentication, otherwise 200 with `active` true or false. zitadel/oidc
+    /// (`pkg/op/server_http.go` parseClientCredentials, introspectionHandler): no client id or assertion at all is
+    /// `invalid_request`, a client id without a secret `invalid_client`; Zitadel (`internal/api/oidc/introspect.go`
+    /// introspectionClientAuth) answers a wrong secret, assertion or unknown client with `unauthorized_client`. All
+    /// 400: `pkg/op/error.go` WriteError has no 401.
     @Sendable func introspect(_ request: Request, context: Context) async throws -> Response {
         let form = FormBody.parse(try await request.collectedBody())
+        let basic = request.basicCredentials
+        let assertion = form["client_assertion"].flatMap { $0.isEmpty ? nil : $0 }
+        if (basic?.id ?? "").isEmpty, assertion == nil, (form["client_id"] ?? "").isEmpty {
+            return Responses.oauth(Self.noClient)
+        }
+        if assertion == nil, (basic?.secret ?? form["client_secret"] ?? "").isEmpty {
+            return Responses.oauth(OAuthFailure(status: 400, error: "invalid_client", description: "client must be authenticated"))
+        }
         let caller: AuthenticatedClient
         do {
             caller = try await authenticateClient(request, form: form, issuer: context.issuer, allowPost: false)
         } catch {
-            return Responses.oauth(error)
+            return Responses.oauth(OAuthFailure(status: 400, error: "unauthorized_client", description: error.description))
         }
         guard let token = form["token"], !token.isEmpty else {
             return Responses.oauth(OAuthFailure(status: 400, error: "invalid_request", description: "token missing"))
@@ -177,10 +193,7 @@ struct OIDCController {
     /// `/oauth/v2/authorize`: validates the request and sends the browser to the login page (or, with
     /// `prompt=none` and a signed-in browser, straight back with a code).
     @Sendable func authorize(_ request: Request, context: Context) async throws -> Response {
-        var parameters: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil {
-            parameters[String(key)] = String(value)
-        }
+        var parameters = Self.query(request)
         if request.method == .post {
             parameters.merge(FormBody.parse(try await request.collectedBody())) { query, _ in query }
         }
@@ -199,10 +212,7 @@ struct OIDCController {
     /// `/oidc/v1/end_session`: ends the session (from `id_token_hint`, else the browser's), clears the cookie, and
     /// redirects to a registered `post_logout_redirect_uri`.
     @Sendable func endSession(_ request: Request, context: Context) async throws -> Response {
-        var parameters: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil {
-            parameters[String(key)] = String(value)
-        }
+        let parameters = Self.query(request)
         let browserSession = request.cookies[PagesController.cookieName]?.value
         let target = await mock.endSession(parameters, browserSessionId: browserSession)
         let clear: HTTPFields = [.setCookie: "\(PagesController.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"]
@@ -210,6 +220,11 @@ struct OIDCController {
         return HTML.page(
             "Signed out", #"<p class="ok" id="signed-out">You are signed out.</p><p><a href="/ui/v2/login/login">Sign in again</a></p>"#,
             headers: clear)
+    }
+
+    /// The query string as a form: `+` is a space (`scope=openid+profile`), as Go's `url.ParseQuery` reads it.
+    static func query(_ request: Request) -> [String: String] {
+        FormBody.parse(ByteBuffer(string: request.uri.query ?? ""))
     }
 
     /// Client authentication: HTTP Basic, `private_key_jwt`, (token and revocation only) `client_secret_post`,
@@ -226,11 +241,11 @@ struct OIDCController {
         }
         if let assertion = form["client_assertion"] {
             guard form["client_assertion_type"] == Self.clientAssertionType else {
-                throw OAuthFailure(status: 401, error: "invalid_client", description: "unsupported client_assertion_type")
+                throw OAuthFailure(status: 400, error: "invalid_request", description: "invalid client_assertion_type")
             }
             let client = try await mock.authenticate(assertion: assertion, issuer: issuer)
             if let claimed = form["client_id"], claimed != client.clientId {
-                throw OAuthFailure(status: 401, error: "invalid_client", description: "client_id does not match the assertion")
+                throw OAuthFailure(status: 400, error: "invalid_client", description: "client_id does not match the assertion")
             }
             return client
         }
@@ -240,6 +255,9 @@ struct OIDCController {
         if allowPublic, let id = form["client_id"] {
             return try await mock.authenticatePublicClient(clientId: id)
         }
-        throw OAuthFailure(status: 401, error: "invalid_client", description: "client authentication required")
+        throw Self.noClient
     }
+
+    /// zitadel/oidc's answer when a request names no client at all (`pkg/op/server_http.go` parseClientCredentials).
+    static let noClient = OAuthFailure(status: 400, error: "invalid_request", description: "client_id or client_assertion must be provided")
 }

@@ -237,7 +237,7 @@ struct PagesController {
             return HTML.page("Security", #"<p class="error">The form expired; reload the page.</p>"#, status: .forbidden)
         }
         context.notes.userId = user.id
-        let caller = APICaller(userId: user.id, managedOrgs: [], isManager: false, sessionId: session.id)
+        let caller = APICaller(userId: user.id, managedOrgs: [], isManager: false, writesCredentials: false, sessionId: session.id)
         func rpc(_ method: String) async throws(ZitadelError) {
             _ = try await mock.callRPC(
                 .user, method, RPCRequest(message: method + "Request", fields: ["userId": .string(user.id)]), caller: caller,
@@ -369,7 +369,7 @@ struct PagesController {
             return HTML.page(page.title, #"<p class="error">The form expired; reload the page.</p>"#, status: .forbidden)
         }
         context.notes.userId = user.id
-        let caller = APICaller(userId: user.id, managedOrgs: [], isManager: false, sessionId: session.id)
+        let caller = APICaller(userId: user.id, managedOrgs: [], isManager: false, writesCredentials: false, sessionId: session.id)
         do {
             switch page {
             case .totp:
@@ -530,7 +530,7 @@ enum SetUpPage: String, CaseIterable, Sendable {
 extension MockZitadel {
     /// What the gateway would read for this user and session, through the same code as the v2 APIs.
     func gatewayView(userId: String, sessionId: String?) -> JSONValue {
-        let caller = APICaller(userId: "mock-console", managedOrgs: nil, isManager: true, sessionId: nil)
+        let caller = APICaller(userId: "mock-console", managedOrgs: nil, isManager: true, writesCredentials: true, sessionId: nil)
         let request = RPCRequest(message: "Request", fields: ["userId": .string(userId)])
         var view: [String: JSONValue] = [
             "authMethodTypes": (try? listAuthenticationMethodTypes(request, caller: caller))?["authMethodTypes"] ?? [],

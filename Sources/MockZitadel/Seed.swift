@@ -30,6 +30,9 @@ public struct Seed: Codable, Sendable {
         public var name: String
         public var orgId: String
         public var roles: [Role]
+        /// Zitadel's project setting "assert roles on authentication": role claims in userinfo and introspection
+        /// even when the client did not request `urn:zitadel:iam:org:projects:roles` (default off).
+        public var projectRoleAssertion: Bool?
 
         public struct Role: Codable, Sendable {
             public var key: String
@@ -47,11 +50,24 @@ public struct Seed: Codable, Sendable {
         /// `none`, `client_secret_basic` or `private_key_jwt`.
         public var authMethod: String
         public var clientSecret: String?
+        /// Zitadel's OIDC app `accessTokenType`: `bearer` (opaque, Zitadel's default) or `jwt`.
         public var accessTokenType: String?
         public var redirectUris: [String]?
         public var postLogoutRedirectUris: [String]?
         /// Public keys registered for `private_key_jwt`.
         public var keys: [ApplicationKey]?
+        /// Zitadel's `accessTokenRoleAssertion`: role claims in JWT access tokens (default off, as in Zitadel).
+        public var accessTokenRoleAssertion: Bool?
+        /// Zitadel's `idTokenRoleAssertion`: role claims in ID tokens (default off).
+        public var idTokenRoleAssertion: Bool?
+        /// Zitadel's `idTokenUserinfoAssertion`: profile, email and phone claims in ID tokens (default off).
+        public var idTokenUserinfoAssertion: Bool?
+        /// Zitadel's `backChannelLogoutUri`: where the mock POSTs a `logout_token` when a session this application
+        /// holds tokens of ends (OIDC Back-Channel Logout 1.0).
+        public var backChannelLogoutUri: String?
+        /// Opt-in, not Zitadel's behaviour: claims a deployment's Zitadel Action copies into JWT access tokens
+        /// (`amr`, `auth_time`, `sid`). Zitadel itself never puts them there.
+        public var accessTokenActionClaims: [String]?
     }
 
     /// A public key registered on an application (Zitadel "app key").
@@ -105,6 +121,8 @@ public struct Seed: Codable, Sendable {
         public var state: String?
         /// User metadata as plain text (the APIs serve it base64-encoded), e.g. the portal's MFA policy key.
         public var metadata: [String: String]?
+        /// Whether the user has a password (default true); passwordless users list no `PASSWORD` method.
+        public var passwordSet: Bool?
 
         public struct Email: Codable, Sendable {
             public var address: String
@@ -181,6 +199,9 @@ extension Seed {
         }
     }
 
+    /// The claims an opt-in Actions enrichment may add to JWT access tokens.
+    static let actionClaimNames: Set<String> = ["amr", "auth_time", "sid"]
+
     /// Checks the references inside the seed so that handlers can rely on them.
     func validate() throws {
         let orgIds = Set(organisations.map(\.id))
@@ -209,6 +230,11 @@ extension Seed {
             }
         }
         guard !applications.isEmpty else { throw MockZitadelError.invalidSeed("no applications") }
+        for app in applications {
+            for claim in app.accessTokenActionClaims ?? [] where !Self.actionClaimNames.contains(claim) {
+                throw MockZitadelError.invalidSeed("application \(app.clientId): accessTokenActionClaims may name amr, auth_time, sid")
+            }
+        }
     }
 
     /// The organisation with this id.
@@ -219,6 +245,11 @@ extension Seed {
     /// The portal's OIDC app: the first `oidc` application, else the first application.
     var portalApplication: Application? {
         applications.first { $0.type == "oidc" } ?? applications.first
+    }
+
+    /// An application by client id.
+    func application(clientId: String) -> Application? {
+        applications.first { $0.clientId == clientId }
     }
 
     /// `aud` of tokens issued in the project: every app's client id, then the project id (as Zitadel does).

@@ -114,15 +114,16 @@ struct ZitadelError: Error, Sendable, Equatable {
         return .object(body)
     }
 
-    /// gRPC-gateway's error body: numeric code and the `ErrorDetail` as JSON with `@type`.
+    /// gRPC-gateway's error body: numeric code and the `ErrorDetail` as JSON with `@type`; protojson leaves an
+    /// empty `details` out (grpc-gateway `runtime/errors.go` DefaultHTTPErrorHandler marshals the status message).
     var restBody: JSONValue {
-        var details: [JSONValue] = []
+        var body: [String: JSONValue] = ["code": .int(Int64(code.rawValue)), "message": .string(statusMessage)]
         if let id {
-            details.append([
-                "@type": "type.googleapis.com/zitadel.v1.ErrorDetail", "id": .string(id), "message": .string(message),
-            ])
+            body["details"] = [
+                ["@type": "type.googleapis.com/zitadel.v1.ErrorDetail", "id": .string(id), "message": .string(message)]
+            ]
         }
-        return ["code": .int(Int64(code.rawValue)), "message": .string(statusMessage), "details": .array(details)]
+        return .object(body)
     }
 
     /// `zitadel.v1.ErrorDetail{id = 1; message = 2}` in protobuf binary, base64 without padding (connect-go's form).
@@ -149,8 +150,14 @@ extension ZitadelError {
         .init(.unauthenticated, "AUTH-7fs1e", "Token is invalid")
     }
 
+    /// A membership without the needed permission (`internal/api/authz/authorization.go` checkUserPermissions).
     static func permissionDenied() -> ZitadelError {
-        .init(.permissionDenied, "AUTHZ-HKJD33", "No permission")
+        .init(.permissionDenied, "AUTH-AWfge", "No matching permissions found")
+    }
+
+    /// No membership covering the target organisation or instance (`internal/api/authz/permissions.go`).
+    static func membershipNotFound() -> ZitadelError {
+        .init(.notFound, "AUTHZ-cdgFk", "membership not found")
     }
 
     static func userNotFound() -> ZitadelError {
@@ -171,6 +178,11 @@ extension ZitadelError {
 
     static func sessionTokenInvalid() -> ZitadelError {
         .init(.permissionDenied, "COMMAND-sGr42", "The session token is invalid")
+    }
+
+    /// GetSession with a wrong session token (`internal/query/session.go`).
+    static func sessionTokenInvalidQuery() -> ZitadelError {
+        .init(.permissionDenied, "QUERY-dsfr3", "The session token is invalid")
     }
 
     static let otpNotReady = "Multifactor OTP (OneTimePassword) isn't ready"

@@ -8,7 +8,12 @@ public enum ClientDecoding {
     static let decoders: [String: @Sendable (Data) async throws -> ContractJSON] = [
         "Discovery": { ContractJSON(reflecting: try ProviderDocuments.discovery(Array($0))) },
         "KeySetSummary": { ContractJSON(reflecting: try await ProviderDocuments.keySet(Array($0))) },
-        "TokenClaims": { ContractJSON(reflecting: try ProviderDocuments.introspection(Array($0))) },
+        // The fixtures are of the seeded portal project and application (Mocks/seed.json).
+        "TokenClaims": {
+            ContractJSON(
+                reflecting: try ProviderDocuments.introspection(
+                    Array($0), projectId: "300000000000000001", portalClients: ["300000000000000002@aidial"]))
+        },
         "GetUserByIDResponse": { ContractJSON(reflecting: try JSONDecoder().decode(GetUserByIDResponse.self, from: $0)) },
         "ListAuthenticationMethodTypesResponse": {
             ContractJSON(reflecting: try JSONDecoder().decode(ListAuthenticationMethodTypesResponse.self, from: $0))

@@ -80,6 +80,8 @@ struct ClaimsParser {
     private enum Known: Equatable {
         case iss, sub, aud, exp, nbf, iat, authTime, jti, clientId, amr, sid, username
         case ownerId, ownerName, ownerDomain, active
+        case azp, atHash, cHash, nonce, events
+        /// A roles claim, with the project it names ("" for the generic claim).
         case roles(String)
 
         /// One bit per fixed claim, for the duplicate check; nil for role claims, whose names vary.
@@ -101,6 +103,11 @@ struct ClaimsParser {
             case .ownerName: 1 << 13
             case .ownerDomain: 1 << 14
             case .active: 1 << 15
+            case .azp: 1 << 16
+            case .atHash: 1 << 17
+            case .cHash: 1 << 18
+            case .nonce: 1 << 19
+            case .events: 1 << 20
             case .roles: nil
             }
         }
@@ -123,18 +130,17 @@ struct ClaimsParser {
         case "sid": return .sid
         case "username": return .username
         case "active": return .active
+        case "azp": return .azp
+        case "at_hash": return .atHash
+        case "c_hash": return .cHash
+        case "nonce": return .nonce
+        case "events": return .events
         case "urn:zitadel:iam:user:resourceowner:id": return .ownerId
         case "urn:zitadel:iam:user:resourceowner:name": return .ownerName
         case "urn:zitadel:iam:user:resourceowner:primary_domain": return .ownerDomain
         default: break
         }
-        if key == TokenClaims.rolesKey { return .roles(key) }
-        if key.hasPrefix(TokenClaims.projectRolesPrefix), key.hasSuffix(TokenClaims.projectRolesSuffix),
-            !key.hasPrefix(TokenClaims.projectRolesPrefix + "id:")
-        {
-            return .roles(key)
-        }
-        return nil
+        return TokenClaims.roleClaimProject(key).map(Known.roles)
     }
 
     private mutating func readClaims(into claims: inout TokenClaims) throws(Malformed) {
@@ -191,8 +197,20 @@ struct ClaimsParser {
             } else {
                 try skipValue(depth: 1)
             }
-        case .roles:
-            if let grants = try readRoleGrants() { claims.roles.merge(grants) }
+        case .azp: claims.authorizedParty = try readOptionalString()
+        case .atHash:
+            claims.noteParsed { $0.hasIDTokenMember = true }
+            claims.accessTokenHash = try readOptionalString()
+        case .nonce:
+            claims.noteParsed { $0.hasIDTokenMember = true }
+            claims.nonce = try readOptionalString()
+        case .cHash:
+            claims.noteParsed { $0.hasIDTokenMember = true }
+            try skipValue(depth: 1)
+        case .events:
+            if try readEvents() { claims.noteParsed { $0.hasBackChannelLogoutEvent = true } }
+        case .roles(let project):
+            if let grants = try readRoleGrants() { claims.noteRoles(grants, project: project) }
         }
     }
 
@@ -237,6 +255,20 @@ struct ClaimsParser {
             guard next == UInt8(ascii: ",") else { throw Malformed() }
         }
         return allStrings ? values : nil
+    }
+
+    /// `events`: true when it is an object naming the back-channel logout event with an object value.
+    private mutating func readEvents() throws(Malformed) -> Bool {
+        guard peek() == UInt8(ascii: "{") else {
+            try skipValue(depth: 1)
+            return false
+        }
+        var found = false
+        try readObject(depth: 2) { parser, name throws(Malformed) in
+            if name == TokenClaims.backChannelLogoutEvent, parser.peek() == UInt8(ascii: "{") { found = true }
+            try parser.skipValue(depth: 2)
+        }
+        return found
     }
 
     /// `{"role": {"orgId": "domain"}}`; anything else reads as no grants.

@@ -129,7 +129,7 @@ final class Introspector: Sendable {
                 "Introspection refused", metadata: ["issuer": "\(configuration.name)", "status": "\(response.status)"])
             return .failure(.introspectionUnavailable)
         }
-        guard let claims = try? ClaimsParser.parse(response.body) else {
+        guard var claims = try? ClaimsParser.parse(response.body) else {
             outcomes["failed"]?.increment()
             logger.warning("Introspection response malformed", metadata: ["issuer": "\(configuration.name)"])
             return .failure(.introspectionUnavailable)
@@ -138,6 +138,8 @@ final class Introspector: Sendable {
         let expiresAt: Double
         let fetchedAt: Double
         if claims.active == true {
+            // Once per result, not per request: only the portal project's roles are kept.
+            claims.resolvePortalRoles(projectId: configuration.projectId, portalClients: configuration.clientIds)
             outcomes["active"]?.increment()
             outcome = .active(claims)
             // Kept for the longest bound any reader has; each reader applies its own (`introspect`).

@@ -43,6 +43,11 @@ public struct IssuerConfiguration: Sendable, Equatable {
     public var issuer: String
     /// Accepted audiences: a token must carry at least one.
     public var audiences: [String]
+    /// The portal's Zitadel project: portal roles come from its roles claim only.
+    public var projectId: String
+    /// The portal project's application client ids: the generic roles claim counts only for tokens these
+    /// clients asked for, an ID-token companion and a logout token must name one in `aud`.
+    public var clientIds: [String]
     public var algorithms: Set<JWSAlgorithm>
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     public var leeway: Duration
@@ -59,7 +64,8 @@ public struct IssuerConfiguration: Sendable, Equatable {
     public var opaqueTokens: OpaqueTokenPolicy
 
     public init(
-        name: String, issuer: String, audiences: [String], algorithms: Set<JWSAlgorithm> = [.rs256],
+        name: String, issuer: String, audiences: [String], projectId: String, clientIds: [String],
+        algorithms: Set<JWSAlgorithm> = [.rs256],
         leeway: Duration = .seconds(60), jwksURL: String? = nil, introspectionURL: String? = nil,
         introspection: ClientAuthentication? = nil, revocationCheck: Bool = false,
         revocationCacheTTL: Duration = .seconds(10), jwks: JWKSPolicy = JWKSPolicy(),
@@ -68,6 +74,8 @@ public struct IssuerConfiguration: Sendable, Equatable {
         self.name = name
         self.issuer = issuer
         self.audiences = audiences
+        self.projectId = projectId
+        self.clientIds = clientIds
         self.algorithms = algorithms
         self.leeway = leeway
         self.jwksURL = jwksURL
@@ -87,6 +95,12 @@ public struct IssuerConfiguration: Sendable, Equatable {
         else { throw ConfigurationError("issuer \(name): `url` must be an absolute http(s) URL") }
         guard !audiences.isEmpty, audiences.allSatisfy({ !$0.isEmpty }) else {
             throw ConfigurationError("issuer \(name): at least one non-empty audience is required")
+        }
+        guard !projectId.isEmpty else {
+            throw ConfigurationError("issuer \(name): `projectId` (the portal's Zitadel project id) is required")
+        }
+        guard !clientIds.isEmpty, clientIds.allSatisfy({ !$0.isEmpty }) else {
+            throw ConfigurationError("issuer \(name): `clientIds` (the portal application's client ids) is required")
         }
         guard !algorithms.isEmpty else { throw ConfigurationError("issuer \(name): at least one algorithm is required") }
         guard leeway >= .zero, leeway <= .seconds(300) else {

@@ -32,7 +32,10 @@ public enum ProviderDocuments {
     }
 
     /// An introspection answer through the validator's claims reader.
-    public static func introspection(_ body: [UInt8]) throws -> TokenClaims {
-        try ClaimsParser.parse(body)
+    /// An introspection response as the gateway keeps it: the portal project's roles only.
+    public static func introspection(_ body: [UInt8], projectId: String, portalClients: [String]) throws -> TokenClaims {
+        var claims = try ClaimsParser.parse(body)
+        claims.resolvePortalRoles(projectId: projectId, portalClients: portalClients)
+        return claims
     }
 }

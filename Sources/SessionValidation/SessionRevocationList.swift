@@ -1,7 +1,7 @@
 /// The facts of a verified token that a revocation list decides on. Holds no token material.
 public struct RevocationQuery: Sendable, Equatable {
     public var userId: String
-    /// The Zitadel session: the `sid` claim, or the session introspection reported.
+    /// The Zitadel session: the ID-token companion's `sid`, or the token's own (an opt-in enrichment).
     public var sessionId: String?
     /// The token's `jti`.
     public var tokenId: String?
@@ -29,17 +29,11 @@ public protocol SessionRevocationList: Sendable {
     /// (the request then fails closed).
     func isRevoked(_ query: RevocationQuery) async throws(ValidationFailure) -> Bool
 
-    /// True when some of the user's sessions were ended one by one: the validator then learns the session of a
-    /// token that does not name it (Zitadel JWT access tokens carry no `sid`) before asking `isRevoked`.
-    func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool
-
     /// True only when the list is fresh and holds nothing at all for `userId`, answered from memory without
     /// suspending: a cached token is then accepted without the full check. False means "ask `isRevoked`".
     func isClear(userId: String) -> Bool
 }
 
 extension SessionRevocationList {
-    public func hasSessionRevocations(userId: String) async throws(ValidationFailure) -> Bool { false }
-
     public func isClear(userId: String) -> Bool { false }
 }

@@ -44,6 +44,9 @@ public final class VerifiedToken: Sendable {
     /// request that presents the token and shared by the ones after it; it lives and goes with the cached
     /// token. Holds no token material.
     public let rendered = AtomicLazyReference<RenderedBody>()
+    /// The first ID-token companion verified for this token (`SessionValidator.companion`): bound to it by
+    /// `at_hash`, so it lives and goes with the cached token and is verified once.
+    let companion = AtomicLazyReference<IDTokenCompanion>()
 
     init(issuerHandle: IssuerHandle, format: TokenFormat, claims: TokenClaims, keyId: String?, expiresAt: Double, key: TokenKey) {
         self.issuerHandle = issuerHandle
@@ -118,17 +121,20 @@ public final class SessionValidator: Sendable {
         }
     }
 
-    private let issuers: [Issuer]
-    private let byIssuer: [String: Int]
-    private let settings: ValidationSettings
+    let issuers: [Issuer]
+    let byIssuer: [String: Int]
+    let settings: ValidationSettings
     /// Rate and concurrency limits on introspecting opaque tokens not seen before.
     private let admission: OpaqueTokenAdmission
     private let verified: ExpiringCache<VerifiedToken>
     /// Opaque tokens recently refused, with the issuer that refused them (when one did).
     private let inactive: ExpiringCache<InactiveToken>
+    /// Verified ID-token companions by the ID token's digest, for access tokens that are not kept in the
+    /// verified cache (opaque tokens, rebuilt from introspection on every request); JWTs keep theirs.
+    let companions: ExpiringCache<IDTokenCompanion>
     private let headers = Mutex<[Substring: JOSEHeader]>([:])
     private let logger: Logger
-    private let revocations: (any SessionRevocationList)?
+    let revocations: (any SessionRevocationList)?
     /// Refusals per issuer name (`unknown` until the token names a configured issuer) and reason.
     private let failureCounters: [String: [ValidationFailure: Counter]]
     private let cacheHits = Counter(label: "gateway_token_cache_total", dimensions: [("result", "hit")])
@@ -172,6 +178,7 @@ public final class SessionValidator: Sendable {
         self.admission = OpaqueTokenAdmission(settings: settings.opaqueTokens)
         self.verified = ExpiringCache(capacity: settings.cacheCapacity)
         self.inactive = ExpiringCache(capacity: max(1024, settings.cacheCapacity / 10))
+        self.companions = ExpiringCache(capacity: settings.cacheCapacity)
         self.logger = logger
         self.revocations = revocations
         self.failureCounters = Dictionary(
@@ -228,7 +235,7 @@ public final class SessionValidator: Sendable {
     }
 
     /// The issuer that verified `token`: found through its handle, which must be this validator's own.
-    private func issuer(of token: VerifiedToken) -> Issuer? {
+    func issuer(of token: VerifiedToken) -> Issuer? {
         let index = token.issuerHandle.index
         guard issuers.indices.contains(index), issuers[index].handle === token.issuerHandle else { return nil }
         return issuers[index]
@@ -262,34 +269,16 @@ public final class SessionValidator: Sendable {
         var issuerName: String?
         do throws(ValidationFailure) {
             let result = try await validateUncounted(token, callerAddress: callerAddress, issuerName: &issuerName)
-            if let revocations, try await isRevoked(result, rawToken: token, list: revocations) { throw .revoked }
+            // What the token itself says: user, `jti`, `iat`, and `sid` when an opt-in enrichment put one there
+            // (Zitadel's access tokens carry none). A session named by an ID-token companion is checked when
+            // the companion is bound (`companion(_:for:rawToken:)`).
+            if let revocations, try await revocations.isRevoked(RevocationQuery(result)) { throw .revoked }
             result.issuerHandle.validCounter.increment()
             return result
         } catch {
             failureCounters[issuerName ?? Self.unknownIssuerLabel]?[error]?.increment()
             throw error
         }
-    }
-
-    /// Consults the gateway's revocation list. A JWT without `sid` whose user has ended sessions one by one is
-    /// introspected (cached) to learn its session: inactive there means revoked; when introspection cannot
-    /// answer, the request fails closed. Without introspection credentials the session cannot be learnt, and
-    /// only not-before and token revocations apply to such JWTs.
-    private func isRevoked(
-        _ token: VerifiedToken, rawToken: String, list: any SessionRevocationList
-    ) async throws(ValidationFailure) -> Bool {
-        var query = RevocationQuery(token)
-        if query.sessionId == nil, token.format == .jwt, let introspector = issuer(of: token)?.introspector,
-            try await list.hasSessionRevocations(userId: query.userId)
-        {
-            // An introspection fault refuses with the introspector's own reason (503 `issuer_unavailable`).
-            let outcome = try await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
-            switch outcome {
-            case .active(let claims): query.sessionId = claims.sessionId
-            case .inactive: return true
-            }
-        }
-        return try await list.isRevoked(query)
     }
 
     private func validateUncounted(
@@ -329,7 +318,7 @@ public final class SessionValidator: Sendable {
 
     /// The protected header, parsed as strictly as the claims (`ClaimsParser.parseHeader`); identical header
     /// segments are parsed once.
-    private func header(_ jws: CompactJWS) throws(ValidationFailure) -> JOSEHeader {
+    func header(_ jws: CompactJWS) throws(ValidationFailure) -> JOSEHeader {
         let segment = jws.headerSegment
         if let known = headers.withLock({ $0[segment] }) { return known }
         guard let header = try? ClaimsParser.parseHeader(jws.headerBytes) else { throw .malformed }
@@ -345,18 +334,33 @@ public final class SessionValidator: Sendable {
     ) async throws(ValidationFailure) -> VerifiedToken {
         guard let jws = CompactJWS(token) else { throw .malformed }
         let header = try header(jws)
-        if header.hasCritical { throw .unsupportedCritical }
-        if let typ = header.typ?.lowercased(), !["jwt", "at+jwt", "application/at+jwt"].contains(typ) {
-            throw .unsupportedTokenType
-        }
-        guard let claims = try? ClaimsParser.parse(jws.payloadBytes) else {
+        guard var claims = try? ClaimsParser.parse(jws.payloadBytes) else {
             throw .malformed
         }
         guard let iss = claims.issuer, let index = byIssuer[iss] else { throw .unknownIssuer }
         let issuer = issuers[index]
         let configuration = issuer.configuration
         issuerName = configuration.name
-        guard let alg = JWSAlgorithm(rawValue: header.alg), configuration.algorithms.contains(alg) else {
+        // Refused before the signature is checked: whatever it is, it is no access token.
+        if claims.isShapedLikeIDToken { throw .idTokenPresented }
+        try await verifySignature(jws, header: header, issuer: issuer, accepting: Self.accessTokenTypes)
+        try checkTimeAndAudience(claims, configuration: configuration, now: now)
+        claims.resolvePortalRoles(projectId: configuration.projectId, portalClients: configuration.clientIds)
+        return VerifiedToken(
+            issuerHandle: issuer.handle, format: .jwt, claims: claims, keyId: header.kid,
+            expiresAt: claims.expiresAt ?? now, key: key)
+    }
+
+    /// `typ` values accepted on access tokens (Zitadel signs every JWT with `typ: JWT`; RFC 9068 names `at+jwt`).
+    static let accessTokenTypes: Set<String> = ["jwt", "at+jwt", "application/at+jwt"]
+
+    /// The JOSE header policy and the signature, with the key the issuer publishes for the header's `kid`.
+    func verifySignature(
+        _ jws: CompactJWS, header: JOSEHeader, issuer: Issuer, accepting types: Set<String>
+    ) async throws(ValidationFailure) {
+        if header.hasCritical { throw .unsupportedCritical }
+        if let typ = header.typ?.lowercased(), !types.contains(typ) { throw .unsupportedTokenType }
+        guard let alg = JWSAlgorithm(rawValue: header.alg), issuer.configuration.algorithms.contains(alg) else {
             throw .algorithmNotAllowed
         }
         let verificationKey: VerificationKey
@@ -369,10 +373,6 @@ public final class SessionValidator: Sendable {
         guard let verifier = verificationKey.verifiers[alg] else { throw .algorithmKeyMismatch }
         let valid = jws.withSigningInput { input in (try? verifier.verify(jws.signature, signs: input)) ?? false }
         guard valid else { throw .badSignature }
-        try checkTimeAndAudience(claims, configuration: configuration, now: now)
-        return VerifiedToken(
-            issuerHandle: issuer.handle, format: .jwt, claims: claims, keyId: header.kid,
-            expiresAt: claims.expiresAt ?? now, key: key)
     }
 
     private func checkTimeAndAudience(
@@ -488,22 +488,19 @@ public final class SessionValidator: Sendable {
         return await introspector.revoke(rawToken, key: token.key)
     }
 
-    /// The token's Zitadel session: its `sid` claim, else the session introspection reports (cached); nil when
-    /// neither says (Zitadel JWT access tokens carry no `sid`).
-    public func sessionId(for token: VerifiedToken, rawToken: String) async -> String? {
-        if let sid = token.claims.sessionId { return sid }
-        guard token.format == .jwt, let introspector = issuer(of: token)?.introspector,
-            case .active(let claims)? = try? await introspector.introspect(
-                rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
-        else { return nil }
-        return claims.sessionId
+    /// The token's Zitadel session: the companion's `sid`, else the token's own (opt-in enrichment); nil when
+    /// neither names it. Introspection never does: Zitadel's response has no session id.
+    public func sessionId(for token: VerifiedToken, companion: IDTokenCompanion?) -> String? {
+        companion?.sessionId ?? token.claims.sessionId
     }
 
     // MARK: MFA
 
-    /// The session's MFA challenge when the token itself settles it (its `amr`, or no introspection to ask),
-    /// without suspending; nil when introspection must be asked.
-    public func localMFAChallenge(for token: VerifiedToken) -> MFAChallenge? {
+    /// The session's MFA challenge when it is known without suspending: the companion's `amr`, else the token's
+    /// (introspection's, or an opt-in enrichment's), else unknown when there is no introspection to ask; nil when
+    /// introspection must be asked.
+    public func localMFAChallenge(for token: VerifiedToken, companion: IDTokenCompanion? = nil) -> MFAChallenge? {
+        if let amr = companion?.amr { return .fromAMR(amr, source: .idToken) }
         if let amr = token.claims.amr {
             return .fromAMR(amr, source: token.format == .jwt ? .tokenAMR : .introspection)
         }
@@ -511,9 +508,12 @@ public final class SessionValidator: Sendable {
         return nil
     }
 
-    /// The session's MFA challenge: from the token's `amr` when present, else from introspection (cached).
-    public func mfaChallenge(for token: VerifiedToken, rawToken: String) async -> MFAChallenge {
-        if let local = localMFAChallenge(for: token) { return local }
+    /// The session's MFA challenge: from the companion's or the token's `amr` when present, else from
+    /// introspection (cached).
+    public func mfaChallenge(
+        for token: VerifiedToken, rawToken: String, companion: IDTokenCompanion? = nil
+    ) async -> MFAChallenge {
+        if let local = localMFAChallenge(for: token, companion: companion) { return local }
         guard let introspector = issuer(of: token)?.introspector else { return .unknown }
         guard
             case .active(let claims)? = try? await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL),

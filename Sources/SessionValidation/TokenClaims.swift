@@ -33,7 +33,38 @@ public struct TokenClaims: Decodable, Sendable, Equatable {
     public var amr: [String]?
     public var sessionId: String?
     public var username: String?
+    /// The portal project's role grants only (`resolvePortalRoles`); empty until the issuer is known.
     public var roles: RoleGrants
+    /// What parsing found that only verification needs; nil when nothing, and dropped once roles are resolved.
+    var parsed: ParsedOnly?
+    /// `azp`: Zitadel puts it in ID tokens (zitadel/oidc `NewIDTokenClaims`), never in access tokens.
+    public var authorizedParty: String?
+    /// `at_hash` (ID tokens: OIDC Core 3.1.3.6).
+    public var accessTokenHash: String?
+    public var nonce: String?
+
+    /// Raw role claims and token-kind markers, kept from parsing until the issuer's policy has used them.
+    struct ParsedOnly: Sendable, Equatable {
+        /// `urn:zitadel:iam:org:project:roles`: the roles of the project of the client that asked (Zitadel
+        /// `internal/api/oidc/userinfo.go`, `setUserInfoRoleClaims`), whichever project that is.
+        var clientProjectRoles = RoleGrants()
+        /// `urn:zitadel:iam:org:project:{projectId}:roles`, by project id.
+        var projectRoles: [String: RoleGrants] = [:]
+        /// `nonce`, `at_hash` or `c_hash` is present at all (whatever its type): members only an ID token has.
+        var hasIDTokenMember = false
+        /// `events` names the back-channel logout event with an object value (Back-Channel Logout 1.0, 2.4).
+        var hasBackChannelLogoutEvent = false
+    }
+
+    var hasIDTokenMember: Bool { parsed?.hasIDTokenMember ?? false }
+    var hasBackChannelLogoutEvent: Bool { parsed?.hasBackChannelLogoutEvent ?? false }
+
+    /// Records what only verification needs (allocated only for tokens that have some).
+    mutating func noteParsed(_ change: (inout ParsedOnly) -> Void) {
+        var value = parsed ?? ParsedOnly()
+        change(&value)
+        parsed = value
+    }
     public var resourceOwnerId: String?
     public var resourceOwnerName: String?
     public var resourceOwnerDomain: String?
@@ -41,6 +72,7 @@ public struct TokenClaims: Decodable, Sendable, Equatable {
     public var active: Bool?
 
     static let rolesKey = "urn:zitadel:iam:org:project:roles"
+    static let backChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
     static let projectRolesPrefix = "urn:zitadel:iam:org:project:"
     static let projectRolesSuffix = ":roles"
 
@@ -88,15 +120,63 @@ public struct TokenClaims: Decodable, Sendable, Equatable {
         resourceOwnerName = string("urn:zitadel:iam:user:resourceowner:name")
         resourceOwnerDomain = string("urn:zitadel:iam:user:resourceowner:primary_domain")
         active = try? container.decodeIfPresent(Bool.self, forKey: DynamicKey("active"))
-        var grants = RoleGrants()
-        for key in container.allKeys where key.stringValue.hasPrefix(Self.projectRolesPrefix) {
-            let name = key.stringValue
-            guard name == Self.rolesKey || (name.hasSuffix(Self.projectRolesSuffix) && !name.hasPrefix(Self.projectRolesPrefix + "id:"))
+        authorizedParty = string("azp")
+        accessTokenHash = string("at_hash")
+        nonce = string("nonce")
+        roles = RoleGrants()
+        if ["nonce", "at_hash", "c_hash"].contains(where: { container.contains(DynamicKey($0)) }) {
+            noteParsed { $0.hasIDTokenMember = true }
+        }
+        if (try? container.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("events"))
+            .nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey(Self.backChannelLogoutEvent))) != nil
+        {
+            noteParsed { $0.hasBackChannelLogoutEvent = true }
+        }
+        for key in container.allKeys {
+            guard let project = Self.roleClaimProject(key.stringValue),
+                let value = try? container.decode([String: [String: String]].self, forKey: key)
             else { continue }
-            if let value = try? container.decode([String: [String: String]].self, forKey: key) {
-                grants.merge(value)
+            noteRoles(value, project: project)
+        }
+    }
+
+    /// A well-formed roles claim of `project` ("" for the generic claim).
+    mutating func noteRoles(_ grants: [String: [String: String]], project: String) {
+        noteParsed { parsed in
+            if project.isEmpty {
+                parsed.clientProjectRoles.merge(grants)
+            } else {
+                parsed.projectRoles[project, default: RoleGrants()].merge(grants)
             }
         }
+    }
+
+    /// For a roles claim name, the project it names: "" for the generic claim, nil for any other claim.
+    static func roleClaimProject(_ name: String) -> String? {
+        if name == rolesKey { return "" }
+        guard name.hasPrefix(projectRolesPrefix), name.hasSuffix(projectRolesSuffix),
+            name.utf8.count > projectRolesPrefix.utf8.count + projectRolesSuffix.utf8.count,
+            !name.hasPrefix(projectRolesPrefix + "id:")
+        else { return nil }
+        return String(name.dropFirst(projectRolesPrefix.count).dropLast(projectRolesSuffix.count))
+    }
+
+    /// Whether a bearer JWT is shaped like an ID token rather than an access token. Zitadel's JWT access token
+    /// (zitadel/oidc `pkg/oidc/token.go` `NewAccessTokenClaims`, built by Zitadel's `internal/api/oidc/token.go`
+    /// `createJWT` and zitadel/oidc `pkg/op/token.go` `CreateJWT`) always carries `jti` (the token id) and never
+    /// `nonce`, `at_hash` or `c_hash`; its ID token (`NewIDTokenClaims`, `createIDToken`, `CreateIDToken`)
+    /// never carries `jti`, and `nonce`, `at_hash` and `c_hash` exist only in `IDTokenClaims`.
+    public var isShapedLikeIDToken: Bool { hasIDTokenMember || tokenId == nil }
+
+    /// Keeps only the portal project's roles: its own claim, and the generic claim only when the token's client
+    /// (`client_id`, else `azp`) is one of the portal project's applications, since Zitadel fills the generic
+    /// claim with the roles of the asking client's project. A same-named role of another project never counts.
+    public mutating func resolvePortalRoles(projectId: String, portalClients: [String]) {
+        var grants = parsed?.projectRoles[projectId] ?? RoleGrants()
+        if let client = clientId ?? authorizedParty, portalClients.contains(client), let generic = parsed?.clientProjectRoles {
+            grants.merge(generic.grants)
+        }
         roles = grants
+        parsed = nil
     }
 }

@@ -153,6 +153,8 @@ enum GatewayHTTP {
           mock:
             url: \(mockURL)
             audiences: ["300000000000000001"]
+            projectId: "300000000000000001"
+            clientIds: ["300000000000000002@aidial"]
             algorithms: [RS256, ES256, EdDSA]
             introspection:
               clientId: "300000000000000003@aidial"

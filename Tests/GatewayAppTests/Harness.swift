@@ -16,6 +16,7 @@ enum Seeded {
     static let banksia = "300000000000000102"
     static let coral = "300000000000000201"
     static let projectId = "300000000000000001"
+    static let portalClientId = "300000000000000002@aidial"
     static let aliceClientAdmin = "300000000000001001"
     static let marcusClientManager = "300000000000001002"
     static let bethBanksiaAdmin = "300000000000001004"
@@ -87,7 +88,8 @@ enum Harness {
         _ baseURL: String, _ tweak: (inout IssuerConfiguration) -> Void = { _ in }
     ) -> IssuerConfiguration {
         var issuer = IssuerConfiguration(
-            name: "mock", issuer: baseURL, audiences: [Seeded.projectId], algorithms: [.rs256, .es256, .edDSA],
+            name: "mock", issuer: baseURL, audiences: [Seeded.projectId], projectId: Seeded.projectId,
+            clientIds: [Seeded.portalClientId], algorithms: [.rs256, .es256, .edDSA],
             introspection: .clientSecretBasic(
                 clientId: GatewayConfiguration.mockIntrospectionClientId,
                 clientSecret: GatewayConfiguration.mockIntrospectionSecret),

@@ -9,7 +9,8 @@ import Testing
 @Suite struct MFAConfigurationTests {
     static let issuer = [
         "ZITADEL_GATEWAY_ISSUERS_NAMES": "main", "ZITADEL_GATEWAY_ISSUERS_MAIN_URL": "https://id.example.com",
-        "ZITADEL_GATEWAY_ISSUERS_MAIN_AUDIENCES": "aud1",
+        "ZITADEL_GATEWAY_ISSUERS_MAIN_AUDIENCES": "aud1", "ZITADEL_GATEWAY_ISSUERS_MAIN_PROJECT_ID": "aud1",
+        "ZITADEL_GATEWAY_ISSUERS_MAIN_CLIENT_IDS": "portal@main",
     ]
 
     static func configuration(_ environment: [String: String]) async throws -> GatewayConfiguration {

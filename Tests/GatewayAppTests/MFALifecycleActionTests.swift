@@ -66,7 +66,7 @@ import Testing
         }
     }
 
-    @Test func recoveryCodesReviewedAfterASessionUsedOne() async throws {
+    @Test func recoveryCodesReviewedAfterASessionUsedOneNamedByTheIDTokenCompanion() async throws {
         try await LifecycleHarness.run { client, admin, _ in
             // Priya acknowledged her set long ago (in the gateway) and signs in with a recovery code.
             let plain = try await admin.token(Seeded.priyaPartnerAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"]])
@@ -78,12 +78,25 @@ import Testing
                 tenant: Seeded.acacia)
             #expect(refused.problemCode == "action_unavailable")
 
-            let recovery = try await admin.token(
-                Seeded.priyaPartnerAdmin, format: "opaque", ["factors": ["password", "recoveryCode"]])
-            let used = try await client.lifecycle(recovery, tenant: Seeded.acacia)
+            // The session is known only from the ID token Zitadel issued with the access token (the companion).
+            let (status, minted) = try await admin.post(
+                "/mock/admin/tokens",
+                [
+                    "userId": Seeded.priyaPartnerAdmin, "format": "opaque", "factors": ["password", "recoveryCode"],
+                    "idToken": true,
+                ])
+            try #require(status == 200)
+            let recovery = try #require(minted["accessToken"] as? String)
+            let idToken = try #require(minted["idToken"] as? String)
+            let unbound = try await client.lifecycle(recovery, tenant: Seeded.acacia)
+            #expect(unbound.json["sessionBinding"] as? String == "none")
+            #expect(unbound.json["recoveryCodeReminder"] as? String == "none")
+            let used = try await client.lifecycle(recovery, tenant: Seeded.acacia, idToken: idToken)
+            #expect(used.json["sessionBinding"] as? String == "id_token")
             #expect(used.json["recoveryCodeReminder"] as? String == "review_after_use")
             #expect(used.actions.contains("recovery_codes_reviewed"))
-            let reviewed = try await client.act(recovery, "recovery_codes_reviewed", marker: used.marker, tenant: Seeded.acacia)
+            let reviewed = try await client.act(
+                recovery, "recovery_codes_reviewed", marker: used.marker, tenant: Seeded.acacia, idToken: idToken)
             #expect(reviewed.status == .ok)
             #expect(reviewed.snapshot["recoveryCodeReminder"] as? String == "none")
         }
@@ -215,7 +228,9 @@ import Testing
             let router = Router(context: GatewayRequestContext.self)
             router.add(middleware: RequestIdMiddleware())
             router.add(middleware: ProblemMiddleware())
-            let v1 = router.group("/v1").add(middleware: AuthenticationMiddleware(validator: validator, apiKeys: APIKeyVerifier(keys: [])))
+            let homes = HomeOrganisationResolver(directory: lifecycle.service.directory, logger: logger)
+            let v1 = router.group("/v1").add(
+                middleware: AuthenticationMiddleware(validator: validator, apiKeys: APIKeyVerifier(keys: []), homeOrganisations: homes))
             v1.add(middleware: MFARemediationMiddleware(service: lifecycle.service))
             MFALifecycleController(service: lifecycle.service).addRoutes(to: v1)
             SessionController(validator: validator).addRoutes(to: v1)
@@ -281,9 +296,10 @@ import Testing
 
 /// Every action attempt is an audit event: tenant, actor, session, outcome, request id; never tokens or URLs.
 @Suite struct MFALifecycleAuditTests {
-    @Test func actionsAreAudited() async throws {
+    @Test func actionsAreAuditedWithActionsEnrichedSID() async throws {
         try await MFARemediationGateTests.withProbeRouter { client, admin, service in
-            let token = try await admin.token(Seeded.aliceClientAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"]])
+            let token = try await admin.token(
+                Seeded.aliceClientAdmin, format: "opaque", ["amr": ["pwd", "otp", "mfa"], "actionClaims": ["sid"]])
             let snapshot = try await client.lifecycle(token)
             var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
             headers[.init("X-Request-Id")!] = "audit-test-1"

@@ -281,7 +281,8 @@ import Testing
             configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, cacheTTL: .zero)
         }
         try await Harness.withGateway(issuer: withoutIntrospection, configure: configure) { client, admin in
-            let token = try await admin.token(Seeded.aliceClientAdmin, ["amr": ["pwd", "otp", "mfa"]])
+            // A faithful Zitadel JWT (no Actions enrichment): the session's factors are not in the token.
+            let token = try await admin.token(Seeded.aliceClientAdmin, ["factors": ["password", "totp"]])
             let response = try await client.lifecycle(token)
             #expect(response.status_ == "unavailable")
             #expect(response.json["challenge"] as? String == "unknown")

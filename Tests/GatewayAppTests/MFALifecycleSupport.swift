@@ -77,15 +77,19 @@ extension MockAdmin {
 }
 
 extension TestClientProtocol {
-    func lifecycle(_ token: String, tenant: String? = nil) async throws -> TestResponse {
+    func lifecycle(_ token: String, tenant: String? = nil, idToken: String? = nil) async throws -> TestResponse {
         var headers: HTTPFields = [.authorization: "Bearer \(token)"]
         if let tenant { headers[.init("X-AiDial-Tenant")!] = tenant }
+        if let idToken { headers[.init("X-AiDial-ID-Token")!] = idToken }
         return try await execute(uri: "/v1/portal-mfa-lifecycle", method: .get, headers: headers)
     }
 
-    func act(_ token: String, _ action: String, marker: String?, tenant: String? = nil) async throws -> TestResponse {
+    func act(
+        _ token: String, _ action: String, marker: String?, tenant: String? = nil, idToken: String? = nil
+    ) async throws -> TestResponse {
         var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
         if let tenant { headers[.init("X-AiDial-Tenant")!] = tenant }
+        if let idToken { headers[.init("X-AiDial-ID-Token")!] = idToken }
         var body: [String: Any] = ["action": action]
         if let marker { body["marker"] = marker }
         return try await execute(

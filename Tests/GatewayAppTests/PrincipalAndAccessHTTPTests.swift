@@ -213,14 +213,38 @@ import Testing
         let none = ConfigReader(provider: InMemoryProvider(values: [:]))
         #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: none) }
 
+        let portal: [AbsoluteConfigKey: ConfigValue] = [
+            "issuers.names": .init(.stringArray(["main"]), isSecret: false),
+            "issuers.main.url": "https://issuer.example",
+            "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false),
+            "issuers.main.projectId": "aud",
+            "issuers.main.clientIds": .init(.stringArray(["portal@main"]), isSecret: false),
+        ]
         let hmac = ConfigReader(
-            provider: InMemoryProvider(values: [
-                "issuers.names": .init(.stringArray(["main"]), isSecret: false),
-                "issuers.main.url": "https://issuer.example",
-                "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false),
-                "issuers.main.algorithms": .init(.stringArray(["HS256"]), isSecret: false),
-            ]))
+            provider: InMemoryProvider(
+                values: portal.merging(["issuers.main.algorithms": .init(.stringArray(["HS256"]), isSecret: false)]) { $1 }))
         #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: hmac) }
+
+        // Portal roles and companions need the portal project and its clients: no silent default.
+        for missing in ["issuers.main.projectId", "issuers.main.clientIds"] as [AbsoluteConfigKey] {
+            let reader = ConfigReader(provider: InMemoryProvider(values: portal.filter { $0.key != missing }))
+            #expect(throws: ConfigurationError.self, "\(missing)") { try GatewayConfiguration(reader: reader) }
+        }
+        let complete = try GatewayConfiguration(reader: ConfigReader(provider: InMemoryProvider(values: portal)))
+        #expect(complete.issuers.first?.projectId == "aud")
+        #expect(complete.issuers.first?.clientIds == ["portal@main"])
+    }
+
+    /// `serve --with-mock-idp` and `Config/gateway.yaml` name the mock seed's portal project and application.
+    @Test func embeddedDefaultsNameTheSeededPortalProjectAndClient() async throws {
+        let embedded = try GatewayConfiguration(
+            reader: ConfigReader(provider: InMemoryProvider(values: ["mockIdp.enabled": true])))
+        #expect(embedded.issuers.first?.projectId == Seeded.projectId)
+        #expect(embedded.issuers.first?.clientIds == [Seeded.portalClientId])
+        let file = try GatewayConfiguration(
+            reader: try await GatewayConfiguration.reader(configFile: "Config/gateway.yaml", environment: [:]))
+        #expect(file.issuers.first?.projectId == Seeded.projectId)
+        #expect(file.issuers.first?.clientIds == [Seeded.portalClientId])
     }
 
     @Test func effectiveConfigurationRedactsSecrets() async throws {
@@ -230,6 +254,8 @@ import Testing
                 "ZITADEL_GATEWAY_ISSUERS_NAMES": "main",
                 "ZITADEL_GATEWAY_ISSUERS_MAIN_URL": "https://issuer.example",
                 "ZITADEL_GATEWAY_ISSUERS_MAIN_AUDIENCES": "aud1,aud2",
+                "ZITADEL_GATEWAY_ISSUERS_MAIN_PROJECT_ID": "aud1",
+                "ZITADEL_GATEWAY_ISSUERS_MAIN_CLIENT_IDS": "portal@main",
                 "ZITADEL_GATEWAY_ISSUERS_MAIN_INTROSPECTION_CLIENT_ID": "api-app",
                 "ZITADEL_GATEWAY_ISSUERS_MAIN_INTROSPECTION_CLIENT_SECRET": "s3cr3t-value",
                 "ZITADEL_GATEWAY_HTTP_PORT": "9099",

@@ -39,6 +39,9 @@ import ZitadelClient
         func recordRevocation(_ revocation: SessionRevocation) async throws -> SessionRevocation { throw Down() }
         func revocations(after cursor: String?, limit: Int) async throws -> RevocationPage { throw Down() }
         func prune(_ retention: StoreRetention) async throws -> PrunedRows { throw Down() }
+        func recordBackChannelLogout(
+            tokenId: String, issuer: String, expiresAt: Double, revocation: SessionRevocation
+        ) async throws -> SessionRevocation? { throw Down() }
     }
 
     /// Counts the calls that would change state at Zitadel.
@@ -76,7 +79,10 @@ import ZitadelClient
     @Test func aStoreOutageRefusesWithoutForwarding() async throws {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let validator = try SessionValidator(
-            issuers: [IssuerConfiguration(name: "t", issuer: "http://127.0.0.1:1", audiences: ["a"])],
+            issuers: [
+                IssuerConfiguration(
+                    name: "t", issuer: "http://127.0.0.1:1", audiences: ["a"], projectId: "a", clientIds: ["c"])
+            ],
             settings: ValidationSettings(), httpClient: .shared, logger: logger)
         let store = UnavailableStore()
         let lifecycle = MFALifecycleService(

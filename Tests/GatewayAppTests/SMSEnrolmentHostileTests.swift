@@ -72,6 +72,14 @@ final class TransactionCountingStore: GatewayStore {
     func prune(_ retention: StoreRetention) async throws -> PrunedRows {
         try await counted { try await inner.prune(retention) }
     }
+    func recordBackChannelLogout(
+        tokenId: String, issuer: String, expiresAt: Double, revocation: SessionRevocation
+    ) async throws -> SessionRevocation? {
+        try await counted {
+            try await inner.recordBackChannelLogout(
+                tokenId: tokenId, issuer: issuer, expiresAt: expiresAt, revocation: revocation)
+        }
+    }
 }
 
 /// Issue 16's SMS items: bursts, slow providers, missing proxy headers and codes with letters.

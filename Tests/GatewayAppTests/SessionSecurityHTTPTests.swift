@@ -13,10 +13,14 @@ import Testing
         try await SessionSecurityHarness.run { client, admin, storeURL in
             let laptop = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
             let phone = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
-            #expect(try await client.session(phone.token).status == .ok)
+            // The portal backend sends the ID token issued with each access token: it names the session.
+            let laptopID = try await admin.idToken(for: laptop, subject: Seeded.aliceClientAdmin)
+            let phoneID = try await admin.idToken(for: phone, subject: Seeded.aliceClientAdmin)
+            #expect(try await client.get("/v1/session", token: phone.token, idToken: phoneID).status == .ok)
 
-            let listed = try await client.call(.get, "/v1/sessions", token: laptop.token)
+            let listed = try await client.get("/v1/sessions", token: laptop.token, idToken: laptopID)
             #expect(listed.status == .ok)
+            #expect(listed.json["sessionBinding"] as? String == "id_token")
             #expect(Set(listed.sessionIds).isSuperset(of: [laptop.sessionId, phone.sessionId]))
             let rows = listed.json["sessions"] as? [[String: Any]] ?? []
             let current = try #require(rows.first { $0["id"] as? String == laptop.sessionId })
@@ -31,10 +35,10 @@ import Testing
             #expect(ended.status == .noContent)
             #expect(try await admin.sessionActive(phone.sessionId, userId: Seeded.aliceClientAdmin) == false)
             // The ended session's token is refused at once, although its introspection result was cached.
-            let refused = try await client.session(phone.token)
+            let refused = try await client.get("/v1/session", token: phone.token, idToken: phoneID)
             #expect(refused.status == .unauthorized)
             #expect(refused.problemCode == "revoked_token")
-            #expect(try await client.session(laptop.token).status == .ok)
+            #expect(try await client.get("/v1/session", token: laptop.token, idToken: laptopID).status == .ok)
             let after = try await client.call(.get, "/v1/sessions", token: laptop.token)
             #expect(after.sessionIds.contains(laptop.sessionId))
             #expect(!after.sessionIds.contains(phone.sessionId))
@@ -47,20 +51,26 @@ import Testing
         }
     }
 
-    @Test func anEndedSessionsJWTsAreRefusedAlthoughTheyNameNoSession() async throws {
+    @Test func anEndedSessionsJWTsAreRefusedWhenTheirCompanionNamesIt() async throws {
         try await SessionSecurityHarness.run { client, admin, _ in
-            // Zitadel JWT access tokens carry no sid: the gateway learns their session by introspection.
+            // Zitadel JWT access tokens carry no sid, and introspection reports none: the ID-token companion
+            // names the session.
             let laptop = try await admin.mint(Seeded.aliceClientAdmin, format: "opaque")
             let phone = try await admin.mint(Seeded.aliceClientAdmin)
             let tablet = try await admin.mint(Seeded.aliceClientAdmin)
-            #expect(try await client.session(phone.token).status == .ok)
+            let phoneID = try await admin.idToken(for: phone, subject: Seeded.aliceClientAdmin)
+            let tabletID = try await admin.idToken(for: tablet, subject: Seeded.aliceClientAdmin)
+            #expect(try await client.get("/v1/session", token: phone.token, idToken: phoneID).status == .ok)
             let ended = try await client.call(.delete, "/v1/sessions/\(phone.sessionId)", token: laptop.token)
             #expect(ended.status == .noContent)
-            let refused = try await client.session(phone.token)
+            let refused = try await client.get("/v1/session", token: phone.token, idToken: phoneID)
             #expect(refused.status == .unauthorized)
             #expect(refused.problemCode == "revoked_token")
+            // Without the companion the JWT verifies locally and its session is unknown: it says so.
+            let unbound = try await client.session(phone.token)
+            #expect(unbound.json["sessionBinding"] as? String == "none")
             // The user's other sessions, JWT and opaque, go on working.
-            #expect(try await client.session(tablet.token).status == .ok)
+            #expect(try await client.get("/v1/session", token: tablet.token, idToken: tabletID).status == .ok)
             #expect(try await client.session(laptop.token).status == .ok)
         }
     }

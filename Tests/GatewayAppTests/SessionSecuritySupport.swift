@@ -58,7 +58,13 @@ enum SessionSecurityHarness {
         _ body: @escaping @Sendable (any TestClientProtocol, any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            let configuration = try configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds)
+            var configuration = try configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds)
+            if storeURL.hasPrefix("postgres") {
+                // The whole suite shares one server: a store call may queue for a connection well past the 5 s
+                // production deadline without anything being wrong (as MultiInstanceTests allows).
+                configuration.store.timeout = .seconds(30)
+                configuration.store.poolSize = 4
+            }
             let first = try await buildApplication(configuration: configuration, logger: quiet)
             let second = try await buildApplication(configuration: configuration, logger: quiet)
             try await first.test(.router) { one in
@@ -81,13 +87,15 @@ enum SessionSecurityHarness {
 }
 
 extension MockAdmin {
-    /// Mints a token and returns it with the mock session it belongs to.
+    /// Mints a token and returns it with the mock session it belongs to. `actionsEnrichedSID`: the opt-in Zitadel
+    /// Actions enrichment that adds `sid` to the token and its introspection (Zitadel itself never does).
     func mint(
-        _ userId: String, format: String = "jwt", _ extra: [String: Any] = [:]
+        _ userId: String, format: String = "jwt", actionsEnrichedSID: Bool = false, _ extra: [String: Any] = [:]
     ) async throws -> (
         token: String, sessionId: String
     ) {
         var body: [String: Any] = ["userId": userId, "format": format, "amr": ["pwd", "otp", "mfa"]]
+        if actionsEnrichedSID { body["actionClaims"] = ["sid"] }
         body.merge(extra) { _, new in new }
         let (status, object) = try await post("/mock/admin/tokens", body)
         try #require(status == 200, "mint failed: \(status) \(object)")

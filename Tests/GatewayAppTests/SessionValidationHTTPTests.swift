@@ -55,8 +55,9 @@ import Testing
 
     @Test func mfaStateFollowsAMR() async throws {
         try await Harness.withGateway { client, admin in
-            // Zitadel JWTs carry no amr: the gateway asks introspection.
-            let viaIntrospection = try await admin.token(Seeded.aliceClientAdmin, ["amr": ["user", "mfa"]])
+            // Zitadel JWTs carry no amr (an explicit amr would be the opt-in Actions enrichment): the gateway asks
+            // introspection, which reports the session's factors (a passkey: user, mfa).
+            let viaIntrospection = try await admin.token(Seeded.aliceClientAdmin, ["factors": ["passkey"]])
             let first = try #require(try await client.session(viaIntrospection).json["mfa"] as? [String: Any])
             #expect(first["state"] as? String == "satisfied")
             #expect(first["source"] as? String == "introspection")

@@ -23,6 +23,32 @@ import Testing
         #expect(!principal.hasInScope(banksia))
     }
 
+    /// The home organisation is the resource owner (claim, else learnt from Zitadel), never inferred from where
+    /// roles are granted nor taken from the tenant header.
+    @Test func customerHomeIsNeverInferredFromGrantsOrTheTenantHeader() throws {
+        let grants = ["client_admin": [banksia: "b.example"]]
+        let unknown = try PrincipalResolver.resolve(claims(grants, owner: nil), requestedTenant: nil)
+        #expect(unknown.homeOrgId == nil)
+        #expect(unknown.portalRole == nil)
+        #expect(throws: GatewayProblem.notFound()) {
+            try PrincipalResolver.resolve(claims(grants, owner: nil), requestedTenant: banksia)
+        }
+        let learnt = try PrincipalResolver.resolve(claims(grants, owner: nil), homeOrgId: acacia, requestedTenant: nil)
+        #expect(learnt.homeOrgId == acacia)
+        #expect(learnt.portalRole == nil)
+        let home = try PrincipalResolver.resolve(claims(grants, owner: nil), homeOrgId: banksia, requestedTenant: nil)
+        #expect(home.portalRole == .clientAdmin)
+        // The claim wins over a learnt value.
+        #expect(try PrincipalResolver.resolve(claims(grants, owner: banksia), homeOrgId: acacia, requestedTenant: nil).homeOrgId == banksia)
+    }
+
+    @Test func partnerHomeIsTheResourceOwnerNotTheActiveTenant() throws {
+        let grants = ["partner_user": [acacia: "a"]]
+        let principal = try PrincipalResolver.resolve(claims(grants, owner: nil), homeOrgId: coral, requestedTenant: acacia)
+        #expect(principal.homeOrgId == coral)
+        #expect(principal.activeTenant?.orgId == acacia)
+    }
+
     @Test func customerAskingForAnotherTenantGetsNotFound() {
         #expect(throws: GatewayProblem.notFound()) {
             try PrincipalResolver.resolve(claims(["client_admin": [acacia: "a"]], owner: acacia), requestedTenant: banksia)

@@ -26,6 +26,33 @@ import Testing
         try await store.close()
     }
 
+    /// A logout token's `jti` is claimed with its revocation in one transaction: the first of concurrent
+    /// deliveries records, every other (any instance sharing the store) is a replay and records nothing.
+    @Test(arguments: StoreBackends.all)
+    func backChannelLogoutRefusesAReplayedTokenId(backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        let expiresAt = Date().timeIntervalSince1970 + 300
+        let revocation = SessionRevocation(userId: "u1", scope: .session, target: "s1", expiresAt: expiresAt + 3600)
+        let recorded = try await withThrowingTaskGroup(of: SessionRevocation?.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try await store.recordBackChannelLogout(
+                        tokenId: "jti-1", issuer: "zitadel", expiresAt: expiresAt, revocation: revocation)
+                }
+            }
+            return try await group.reduce(into: [SessionRevocation]()) { if let stored = $1 { $0.append(stored) } }
+        }
+        #expect(recorded.count == 1)
+        #expect(recorded.first?.target == "s1")
+        // The same jti from another issuer is another token.
+        #expect(
+            try await store.recordBackChannelLogout(
+                tokenId: "jti-1", issuer: "other", expiresAt: expiresAt, revocation: revocation) != nil)
+        let page = try await store.revocations(after: nil, limit: 100)
+        #expect(page.revocations.filter { $0.target == "s1" }.count == 2)
+        try await store.close()
+    }
+
     @Test(arguments: StoreBackends.all)
     func concurrentWritersOfOneRevisionHaveOneWinner(backend: StoreBackend) async throws {
         let store = try await backend.open()

@@ -232,9 +232,16 @@ let connectCodes = [
     "unauthenticated",
 ]
 
-/// Introspects a token and returns its `sid`.
+/// The Zitadel session a token was issued in: introspection names its `jti` (never its session, as in Zitadel),
+/// the admin API's session list names the tokens of each session.
 func sessionId(_ client: some TestClientProtocol, of token: String) async throws -> String {
-    try #require(try await introspect(client, token)["sid"]?.stringValue)
+    let result = try await introspect(client, token)
+    #expect(result["sid"] == nil, "Zitadel's introspection has no sid")
+    let jti = try #require(result["jti"]?.stringValue)
+    let sub = try #require(result["sub"]?.stringValue)
+    let sessions = try await client.execute(uri: "/mock/admin/sessions?userId=\(sub)", method: .get).json()
+    let session = sessions.arrayValue?.first { $0["tokenIds"]?.arrayValue?.contains(.string(jti)) == true }
+    return try #require(session?["id"]?.stringValue)
 }
 
 /// The SMS outbox through the admin API.

@@ -43,11 +43,13 @@ struct UserServiceTests {
         }
     }
 
-    @Test("PAT and bearer auth: missing or wrong tokens are Unauthenticated; humans act on their own id only", arguments: Wire.allCases)
+    @Test(
+        "PAT and bearer auth: missing or wrong tokens are Unauthenticated; humans act on their own id only (404 AUTHZ-cdgFk)",
+        arguments: Wire.allCases)
     func authentication(wire: Wire) async throws {
         try await withMock { client, _ in
             let get = V2Call.user("GetUserByID", Seeded.alice, [:], .get, "")
-            try expectError(try await call(client, wire, get, token: nil), wire, status: .unauthorized, code: 16, id: "AUTH-7fs1e")
+            try expectError(try await call(client, wire, get, token: nil), wire, status: .unauthorized, code: 16, id: nil)
             try expectError(try await call(client, wire, get, token: "nope"), wire, status: .unauthorized, code: 16, id: "AUTH-7fs1e")
 
             let aliceToken = try await mint(client, ["userId": .string(Seeded.alice), "format": "opaque"])
@@ -55,10 +57,10 @@ struct UserServiceTests {
             let jwt = try await mint(client, ["userId": .string(Seeded.alice), "format": "jwt"])
             #expect(try await call(client, wire, get, token: jwt).status == .ok)
             let other = V2Call.user("GetUserByID", Seeded.beth, [:], .get, "")
-            try expectError(try await call(client, wire, other, token: aliceToken), wire, status: .forbidden, code: 7, id: "AUTHZ-HKJD33")
+            try expectError(try await call(client, wire, other, token: aliceToken), wire, status: .notFound, code: 5, id: "AUTHZ-cdgFk")
             // A machine user without manager roles may not read other users either.
             try expectError(
-                try await call(client, wire, get, token: Seeded.reportingPAT), wire, status: .forbidden, code: 7, id: "AUTHZ-HKJD33")
+                try await call(client, wire, get, token: Seeded.reportingPAT), wire, status: .notFound, code: 5, id: "AUTHZ-cdgFk")
             // An expired token is no better than none.
             let expired = try await mint(client, ["userId": .string(Seeded.alice), "format": "opaque", "expiresIn": -5])
             try expectError(try await call(client, wire, get, token: expired), wire, status: .unauthorized, code: 16, id: "AUTH-7fs1e")
@@ -73,12 +75,12 @@ struct UserServiceTests {
                 return (body["authMethodTypes"]?.arrayValue ?? []).compactMap(\.stringValue)
             }
             let prefix = "AUTHENTICATION_METHOD_TYPE_"
-            #expect(try await types(Seeded.alice) == ["PASSWORD", "TOTP", "OTP_SMS", "RECOVERY_CODE"].map { prefix + $0 })
-            #expect(try await types(Seeded.priya) == ["PASSWORD", "PASSKEY", "TOTP", "RECOVERY_CODE"].map { prefix + $0 })
-            #expect(try await types(Seeded.beth) == ["PASSWORD", "TOTP", "U2F", "OTP_EMAIL"].map { prefix + $0 })
+            #expect(try await types(Seeded.alice) == ["TOTP", "OTP_SMS", "RECOVERY_CODE", "PASSWORD"].map { prefix + $0 })
+            #expect(try await types(Seeded.priya) == ["PASSKEY", "TOTP", "RECOVERY_CODE", "PASSWORD"].map { prefix + $0 })
+            #expect(try await types(Seeded.beth) == ["TOTP", "U2F", "OTP_EMAIL", "PASSWORD"].map { prefix + $0 })
             #expect(try await types(Seeded.sam) == [prefix + "PASSWORD"])
             // Oscar's TOTP is not ready and his recovery codes are used up.
-            #expect(try await types(Seeded.oscar) == ["PASSWORD", "OTP_SMS"].map { prefix + $0 })
+            #expect(try await types(Seeded.oscar) == ["OTP_SMS", "PASSWORD"].map { prefix + $0 })
             let body = try await ok(
                 client, wire, .user("ListAuthenticationMethodTypes", Seeded.alice, [:], .get, "/authentication_methods"))
             #expect(body["details"]?["totalResult"] == "4")
@@ -161,7 +163,7 @@ struct UserServiceTests {
             // The same number again: FailedPrecondition, HTTP 400 (not 412).
             try expectError(try await call(client, wire, australian), wire, status: .badRequest, code: 9, id: "COMMAND-Uch5e")
             let empty = V2Call.user("SetPhone", Seeded.sam, ["phone": ""], .post, "/phone")
-            try expectError(try await call(client, wire, empty), wire, status: .badRequest, code: 3, id: "PHONE-Zt0NV")
+            try expectError(try await call(client, wire, empty), wire, status: .badRequest, code: 3, id: nil)
             let garbage = V2Call.user("SetPhone", Seeded.sam, ["phone": "call me"], .post, "/phone")
             try expectError(try await call(client, wire, garbage), wire, status: .badRequest, code: 3, id: "PHONE-so0wa")
             let unknown = V2Call.user("SetPhone", "999999999999999999", ["phone": "+61491570006"], .post, "/phone")
@@ -192,7 +194,7 @@ struct UserServiceTests {
 
             let samToken = try await mint(client, ["userId": .string(Seeded.sam), "format": "opaque"])
             let verified = V2Call.user("SetPhone", Seeded.sam, ["phone": "+61491570737", "isVerified": true], .post, "/phone")
-            try expectError(try await call(client, wire, verified, token: samToken), wire, status: .forbidden, code: 7, id: "AUTHZ-HKJD33")
+            try expectError(try await call(client, wire, verified, token: samToken), wire, status: .notFound, code: 5, id: "AUTHZ-cdgFk")
             _ = try await ok(client, wire, verified)
             let user = try await ok(client, wire, .user("GetUserByID", Seeded.sam, [:], .get, ""))
             #expect(user["user"]?["human"]?["phone"] == ["phone": "+61491570737", "isVerified": true])
@@ -315,7 +317,7 @@ struct UserServiceTests {
             #expect(try await ok(client, wire, types)["authMethodTypes"] == ["AUTHENTICATION_METHOD_TYPE_PASSWORD"])
             try expectError(
                 try await call(client, wire, .user("RemoveRecoveryCodes", Seeded.sam, [:], .delete, "/recovery_codes")), wire,
-                status: .notFound, code: 5, id: "COMMAND-Mfn3d")
+                status: .badRequest, code: 9, id: "COMMAND-84rgg")
         }
     }
 
@@ -335,17 +337,20 @@ struct UserServiceTests {
             let marcusToken = try await mint(client, ["userId": .string(Seeded.marcus), "format": "opaque"])
             #expect(try await call(client, wire, list, token: marcusToken).status == .ok)
             let aliceToken = try await mint(client, ["userId": .string(Seeded.alice), "format": "opaque"])
-            try expectError(try await call(client, wire, list, token: aliceToken), wire, status: .forbidden, code: 7, id: "AUTHZ-HKJD33")
+            try expectError(try await call(client, wire, list, token: aliceToken), wire, status: .notFound, code: 5, id: "AUTHZ-cdgFk")
 
             let value = JSONValue.string(Data("required".utf8).base64EncodedString())
             let set = V2Call.user(
                 "SetUserMetadata", Seeded.sam, ["metadata": [["key": "aidial.mfa.policy", "value": value]]], .post, "/metadata")
             let samToken = try await mint(client, ["userId": .string(Seeded.sam), "format": "opaque"])
-            try expectError(try await call(client, wire, set, token: samToken), wire, status: .forbidden, code: 7, id: "AUTHZ-HKJD33")
+            try expectError(try await call(client, wire, set, token: samToken), wire, status: .notFound, code: 5, id: "AUTHZ-cdgFk")
             #expect(try await ok(client, wire, set)["setDate"]?.stringValue != nil)
             let samList = V2Call.user("ListUserMetadata", Seeded.sam, [:], .post, "/metadata/search")
             #expect(try await ok(client, wire, samList)["metadata"]?.arrayValue?.count == 1)
-            _ = try await ok(client, wire, .user("DeleteUserMetadata", Seeded.sam, ["keys": ["aidial.mfa.policy"]], .delete, "/metadata"))
+            // REST: DeleteUserMetadata has no body mapping, the keys travel in the query.
+            let delete = V2Call.user(
+                "DeleteUserMetadata", Seeded.sam, ["keys": ["aidial.mfa.policy"]], .delete, "/metadata", query: "keys=aidial.mfa.policy")
+            _ = try await ok(client, wire, delete)
             #expect(try await ok(client, wire, samList)["metadata"] == nil)
         }
     }

@@ -22,8 +22,33 @@ import Testing
          "sub":"u","username":"alice@acacia.example","sid":"s1","emoji":"\ud83d\ude00"}
         """#
 
+    /// Zitadel's ID token (zitadel/oidc `NewIDTokenClaims`) and back-channel logout token (`NewLogoutTokenClaims`).
+    static let idToken = #"""
+        {"iss":"https://id.example","sub":"u","aud":["300000000000000001","300000000000000002@aidial"],"exp":1795000000,
+         "iat":1794956800,"auth_time":1794956700,"nonce":"n","amr":["pwd","otp","mfa"],"azp":"300000000000000002@aidial",
+         "client_id":"300000000000000002@aidial","at_hash":"x1Y","sid":"310000000000000001"}
+        """#
+    static let logoutToken = #"""
+        {"iss":"https://id.example","sub":"u","aud":["300000000000000002@aidial"],"iat":1794956800,"exp":1794957100,
+         "jti":"3","events":{"http://schemas.openid.net/event/backchannel-logout":{}},"sid":"310000000000000001"}
+        """#
+
+    @Test func readsIDTokenAndLogoutTokenMembers() throws {
+        let idToken = try ClaimsParser.parse(Array(Self.idToken.utf8))
+        #expect(idToken.isShapedLikeIDToken)
+        #expect(idToken.accessTokenHash == "x1Y")
+        #expect(idToken.authorizedParty == "300000000000000002@aidial")
+        #expect(idToken.sessionId == "310000000000000001")
+        let logout = try ClaimsParser.parse(Array(Self.logoutToken.utf8))
+        #expect(logout.hasBackChannelLogoutEvent)
+        #expect(!logout.hasIDTokenMember)
+        let wrongEvent = try ClaimsParser.parse(Array(#"{"events":{"http://schemas.openid.net/event/backchannel-logout":1}}"#.utf8))
+        #expect(!wrongEvent.hasBackChannelLogoutEvent)
+        #expect(try ClaimsParser.parse(Array(#"{"jti":"1","c_hash":5}"#.utf8)).isShapedLikeIDToken)
+    }
+
     @Test(arguments: [
-        zitadelJWT, introspection, "{}", #"{"aud":[],"amr":[]}"#, #"{"exp":null,"amr":["a",1]}"#,
+        zitadelJWT, introspection, idToken, logoutToken, "{}", #"{"aud":[],"amr":[]}"#, #"{"exp":null,"amr":["a",1]}"#,
         #"{"iss":5,"sub":{"a":1},"aud":7,"active":"yes","urn:zitadel:iam:org:project:roles":{"r":{"o":1}}}"#,
         #"{"exp":-0,"iat":99999999999,"nbf":253402300799.99,"auth_time":17}"#,
         #"{"exp":1e3,"iat":0,"nbf":1795000000,"auth_time":12.75}"#, #"{"auth_time":"yesterday","exp":null}"#,
@@ -38,9 +63,27 @@ import Testing
         let claims = try ClaimsParser.parse(Array(Self.zitadelJWT.utf8))
         #expect(claims.subject == "300000000000001001")
         #expect(claims.audience.count == 2)
-        #expect(claims.roles.grants["client_admin"]?["300000000000000101"] == "acacia.example")
-        #expect(claims.roles.grants["client_staff"] != nil)
-        #expect(claims.roles.grants["x"] == nil)
+        // Raw claims are kept per project until the issuer's portal project is known.
+        #expect(claims.roles.grants.isEmpty)
+        #expect(claims.parsed?.clientProjectRoles.grants["client_admin"]?["300000000000000101"] == "acacia.example")
+        #expect(claims.parsed?.projectRoles["300000000000000001"]?.grants["client_staff"] != nil)
+        #expect(claims.parsed?.projectRoles["id:zitadel:aud"] == nil)
+        var portal = claims
+        portal.resolvePortalRoles(projectId: "300000000000000001", portalClients: ["300000000000000002@aidial"])
+        #expect(portal.roles.grants["client_admin"]?["300000000000000101"] == "acacia.example")
+        #expect(portal.roles.grants["client_staff"] != nil)
+        #expect(portal.roles.grants["x"] == nil)
+        // Another client's token: its generic claim is its own project's roles.
+        var other = claims
+        other.resolvePortalRoles(projectId: "300000000000000001", portalClients: ["400000000000000002@other"])
+        #expect(other.roles.grants["client_admin"] == nil)
+        #expect(other.roles.grants["client_staff"] != nil)
+        #expect(other.parsed == nil)
+        // Another project: none of these roles.
+        var elsewhere = claims
+        elsewhere.resolvePortalRoles(projectId: "999", portalClients: ["300000000000000002@aidial"])
+        #expect(elsewhere.roles.grants["client_staff"] == nil)
+        #expect(claims.isShapedLikeIDToken == false)
         #expect(claims.resourceOwnerName == "Acacia é \"Freight\"")
         let introspection = try ClaimsParser.parse(Array(Self.introspection.utf8))
         #expect(introspection.active == true)
@@ -87,6 +130,7 @@ import Testing
         let keys = [
             "iss", "sub", "aud", "exp", "nbf", "iat", "amr", "sid", "jti", "active", "username", "other",
             "urn:zitadel:iam:org:project:roles", "urn:zitadel:iam:org:project:42:roles", "urn:zitadel:iam:user:resourceowner:id",
+            "azp", "at_hash", "c_hash", "nonce", "events",
         ]
         func value(_ depth: Int) -> Any {
             switch Int.random(in: 0..<(depth > 2 ? 5 : 8), using: &generator) {
@@ -96,7 +140,11 @@ import Testing
             case 3: return NSNull()
             case 4: return Double.random(in: -1e6...1e6, using: &generator)
             case 5: return (0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) }
-            case 6: return ["r": ["o": "d"], "s": ["p": value(depth + 1)]]
+            case 6:
+                return [
+                    "r": ["o": "d"], "s": ["p": value(depth + 1)],
+                    "http://schemas.openid.net/event/backchannel-logout": Bool.random(using: &generator) ? [:] : value(depth + 1),
+                ]
             default:
                 return Dictionary(uniqueKeysWithValues: (0..<Int.random(in: 0...3, using: &generator)).map { ("k\($0)", value(depth + 1)) })
             }

@@ -21,11 +21,15 @@ struct Fixture: Sendable {
         var aud: [String]
         var iat: Int
         var exp: Int
+        /// Zitadel's access tokens always carry `jti` and `client_id`; without `jti` the gateway refuses an ID token.
+        var jti: String
+        var clientId: String
         var roles: [String: [String: String]]
         var owner: String
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, aud, iat, exp
+            case iss, sub, aud, iat, exp, jti
+            case clientId = "client_id"
             case roles = "urn:zitadel:iam:org:project:roles"
             case owner = "urn:zitadel:iam:user:resourceowner:id"
         }
@@ -42,7 +46,7 @@ struct Fixture: Sendable {
         for index in 0..<count {
             let claims = Claims(
                 iss: issuer, sub: "user-\(index)", aud: ["gateway"], iat: now, exp: now + 3600,
-                roles: ["client_staff": ["org-1": "org-1.example"]], owner: "org-1")
+                jti: "\(400_000_000_000_100_000 + index)", clientId: "portal-client@bench", roles: ["client_staff": ["org-1": "org-1.example"]], owner: "org-1")
             tokens.append(try await keys.sign(claims, kid: "k1"))
         }
         let primitives = try Insecure.RSA.PublicKey(backing: privateKey.publicKey).getKeyPrimitives()
@@ -121,7 +125,9 @@ func loadFixture(count: Int) async throws -> Fixture {
 
 func makeValidator(_ fixture: Fixture, cacheCapacity: Int) async throws -> SessionValidator {
     let validator = try SessionValidator(
-        issuers: [IssuerConfiguration(name: "bench", issuer: Fixture.issuer, audiences: ["gateway"], algorithms: [.rs256])],
+        issuers: [IssuerConfiguration(
+                name: "bench", issuer: Fixture.issuer, audiences: ["gateway"], projectId: "gateway",
+                clientIds: ["portal-client@bench"], algorithms: [.rs256])],
         settings: ValidationSettings(cacheCapacity: cacheCapacity), httpClient: .shared,
         logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
     try await validator.installKeys(issuer: Fixture.issuer, jwks: fixture.jwks)

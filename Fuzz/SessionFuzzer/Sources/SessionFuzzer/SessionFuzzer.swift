@@ -84,7 +84,9 @@ final class Rig: Sendable {
         let keysURL = try await Self.serveKeys(jwks, logger: quiet)
 
         var issuer = IssuerConfiguration(
-            name: "fuzz", issuer: issuer, audiences: [GatewayConfiguration.mockProjectId], algorithms: [.es256],
+            name: "fuzz", issuer: issuer, audiences: [GatewayConfiguration.mockProjectId],
+            projectId: GatewayConfiguration.mockProjectId, clientIds: [GatewayConfiguration.mockPortalClientId],
+            algorithms: [.es256],
             jwksURL: keysURL, introspectionURL: mockBase + "/oauth/v2/introspect",
             introspection: .clientSecretBasic(
                 clientId: GatewayConfiguration.mockIntrospectionClientId,
