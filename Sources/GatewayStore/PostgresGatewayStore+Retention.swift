@@ -44,6 +44,13 @@ extension PostgresGatewayStore {
             RETURNING 1
             """
         ).count
+        pruned.logoutTokens = try await rows(
+            """
+            DELETE FROM logout_tokens WHERE ctid IN (
+                SELECT ctid FROM logout_tokens WHERE expires_at <= \(now) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """
+        ).count
         return pruned
     }
 }

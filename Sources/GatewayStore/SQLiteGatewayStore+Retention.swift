@@ -30,6 +30,10 @@ extension SQLiteGatewayStore {
             DELETE FROM session_revocations WHERE seq IN (
                 SELECT seq FROM session_revocations WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)
             """, [.float(now), limit])
+        pruned.logoutTokens = try await delete(
+            """
+            DELETE FROM logout_tokens WHERE rowid IN (SELECT rowid FROM logout_tokens WHERE expires_at <= ? LIMIT ?)
+            """, [.float(now), limit])
         return pruned
     }
 

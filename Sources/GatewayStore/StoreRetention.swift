@@ -30,12 +30,18 @@ public struct PrunedRows: Sendable, Equatable {
     public var enrolments: Int
     public var idempotencyKeys: Int
     public var revocations: Int
+    /// Back-channel logout token ids past their expiry (a replay of them is refused by its `exp` anyway).
+    public var logoutTokens: Int
 
-    public init(rateLimitBuckets: Int = 0, enrolments: Int = 0, idempotencyKeys: Int = 0, revocations: Int = 0) {
+    public init(
+        rateLimitBuckets: Int = 0, enrolments: Int = 0, idempotencyKeys: Int = 0, revocations: Int = 0,
+        logoutTokens: Int = 0
+    ) {
         self.rateLimitBuckets = rateLimitBuckets
         self.enrolments = enrolments
         self.idempotencyKeys = idempotencyKeys
         self.revocations = revocations
+        self.logoutTokens = logoutTokens
     }
 
     /// Each kind with its metric label.
@@ -43,6 +49,7 @@ public struct PrunedRows: Sendable, Equatable {
         [
             ("rate_limit_buckets", rateLimitBuckets), ("sms_enrolments", enrolments),
             ("idempotency_keys", idempotencyKeys), ("session_revocations", revocations),
+            ("logout_tokens", logoutTokens),
         ]
     }
 
@@ -52,6 +59,7 @@ public struct PrunedRows: Sendable, Equatable {
         enrolments += other.enrolments
         idempotencyKeys += other.idempotencyKeys
         revocations += other.revocations
+        logoutTokens += other.logoutTokens
     }
 
     /// True when some kind filled its batch, so another batch may find more.

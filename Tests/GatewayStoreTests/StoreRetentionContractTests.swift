@@ -110,6 +110,13 @@ import Testing
         #expect(Set(live.compactMap(\.target)) == ["t-kept"])
         #expect(live.filter { $0.scope == .allSessions }.count == 1)
         #expect(try await store.prune(StoreRetention()).revocations == 0)
+        // Back-channel logout token ids go after their expiry; a live one still refuses its replay.
+        let logout = SessionRevocation(userId: "u3", scope: .allSessions, target: nil, expiresAt: now + 3600)
+        #expect(try await store.recordBackChannelLogout(tokenId: "j-live", issuer: "i", expiresAt: now + 600, revocation: logout) != nil)
+        // Last: recording one also drops the expired ids before it.
+        #expect(try await store.recordBackChannelLogout(tokenId: "j-old", issuer: "i", expiresAt: now - 1, revocation: logout) != nil)
+        #expect(try await store.prune(StoreRetention()).logoutTokens == 1)
+        #expect(try await store.recordBackChannelLogout(tokenId: "j-live", issuer: "i", expiresAt: now + 600, revocation: logout) == nil)
         try await store.close()
     }
 }

@@ -38,7 +38,7 @@ import Testing
     static let header = #"{"alg":"ES256","kid":"k1","typ":"JWT"}"#
 
     static func claims(_ times: String = #""exp":4102444800,"iat":1790000000"#) -> String {
-        #"{"iss":"\#(issuer)","sub":"300000000000001001","aud":["\#(audience)"],\#(times)}"#
+        #"{"iss":"\#(issuer)","sub":"300000000000001001","aud":["\#(audience)"],"jti":"at-1",\#(times)}"#
     }
 
     static func failure(_ token: String, _ validator: SessionValidator) async -> ValidationFailure? {
