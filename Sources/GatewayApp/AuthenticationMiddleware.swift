@@ -89,7 +89,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return request.headers[values: name].last
     }
 
-
     /// The ID-token companion bound to the access token: kept with the cached token after its first check, so a
     /// repeated pair costs a digest and a comparison. Any failed check is a 401 `invalid_id_token`.
     static func companion(

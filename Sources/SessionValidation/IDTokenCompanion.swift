@@ -77,7 +77,9 @@ extension SessionValidator {
         } else {
             bound = try await verifyCompanion(idToken, key: key, for: token, rawToken: rawToken)
             _ = token.companion.storeIfNil(bound)
-            if token.format == .opaque { companions.insert(bound, for: key, expiresAt: min(bound.expiresAt, token.expiresAt), fetchedAt: now) }
+            if token.format == .opaque {
+                companions.insert(bound, for: key, expiresAt: min(bound.expiresAt, token.expiresAt), fetchedAt: now)
+            }
         }
         if let revocations, bound.sessionId != nil, token.claims.sessionId == nil {
             var query = RevocationQuery(token)

@@ -15,9 +15,11 @@ import Testing
 
     static func validator() async throws -> SessionValidator {
         let validator = try SessionValidator(
-            issuers: [IssuerConfiguration(
+            issuers: [
+                IssuerConfiguration(
                     name: "signed", issuer: issuer, audiences: [audience], projectId: audience,
-                    clientIds: ["300000000000000002@aidial"], algorithms: [.es256])],
+                    clientIds: ["300000000000000002@aidial"], algorithms: [.es256])
+            ],
             settings: ValidationSettings(), httpClient: .shared,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let raw = key.publicKey.rawRepresentation
