@@ -17,7 +17,7 @@ scripts/smoke.sh
 echo "== contract fuzzing of openapi.yaml (schemathesis)"
 scripts/contract-fuzz.sh
 
-echo "== coverage-guided fuzzing of the token and phone parsers (libFuzzer)"
+echo "== coverage-guided fuzzing of the token and phone parsers and of signed tokens through the gateway (libFuzzer)"
 scripts/fuzz.sh
 
 echo "== zitadel-gateway contract against mock-idp"

@@ -27,7 +27,7 @@ import Testing
 
     static let setPhoneFaults: [SetPhoneFault] = [
         SetPhoneFault(
-            name: "timeout after Zitadel applied it", fault: ["timeout": "true", "afterHandler": "true", "latencyMs": "5000"],
+            name: "timeout after Zitadel applied it", fault: ["timeout": "true", "afterHandler": "true", "latencyMs": "10000"],
             firstStatus: 201),
         SetPhoneFault(
             name: "answer lost after commit (connection reset)", fault: ["reset": "true", "afterHandler": "true"], firstStatus: 201),
@@ -37,7 +37,7 @@ import Testing
         SetPhoneFault(name: "429 quota", fault: ["status": "429"], firstStatus: 503),
         SetPhoneFault(name: "connection reset before applying", fault: ["reset": "true"], firstStatus: 503),
         SetPhoneFault(
-            name: "timeout after commit while reads fail too", fault: ["timeout": "true", "afterHandler": "true", "latencyMs": "5000"],
+            name: "timeout after commit while reads fail too", fault: ["timeout": "true", "afterHandler": "true", "latencyMs": "10000"],
             firstStatus: 503, readFault: ["status": "503"]),
     ]
 
@@ -57,8 +57,9 @@ import Testing
             let started = ContinuousClock.now
             let first = try await client.enrol(sam, phone: "0491 570 030", key: "fault-key")
             // One provider call and one read, each within the 600 ms deadline: the answer never waits for the
-            // fault's 5 s (the bound leaves room for a loaded machine).
-            #expect(ContinuousClock.now - started < .milliseconds(4500))
+            // fault's 10 s. The bound leaves room for the whole suite running alongside on two cores (the request
+            // also makes the lifecycle's Zitadel lookups), where 4.5 s against a 5 s fault proved too tight.
+            #expect(ContinuousClock.now - started < .milliseconds(8000))
             #expect([spec.firstStatus, spec.alsoRight].contains(Int(first.status.code)), "\(first.json)")
             if first.status != .created {
                 #expect(first.problemCode == "provider_unavailable")
@@ -117,10 +118,10 @@ import Testing
             let down = try await client.verifyEnrolment(sam, id: id, code: code)
             #expect(down.status == .serviceUnavailable && down.problemCode == "provider_unavailable")
             // VerifyPhone's answer never comes although Zitadel verified the phone: the phone there decides.
-            try await admin.fault(rpc: "VerifyPhone", ["timeout": true, "afterHandler": true, "latencyMs": 5000, "times": 1])
+            try await admin.fault(rpc: "VerifyPhone", ["timeout": true, "afterHandler": true, "latencyMs": 10000, "times": 1])
             let started = ContinuousClock.now
             let late = try await client.verifyEnrolment(sam, id: id, code: code)
-            #expect(ContinuousClock.now - started < .milliseconds(4500))
+            #expect(ContinuousClock.now - started < .milliseconds(8000))
             #expect(late.status == .ok && late.json["status"] as? String == "verified", "\(late.json)")
             #expect(try await admin.calls("AddOTPSMS") == 1)
             #expect(await admin.codes(for: Seeded.samClientStaff).count == 2)
