@@ -102,14 +102,3 @@ func buildRouter(
     methodTable.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return router
 }
-
-/// Keeps every issuer's JWKS fresh in the background until shutdown.
-struct KeyRefreshService: Service {
-    let validator: SessionValidator
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await validator.runKeyRefresh()
-        }
-    }
-}

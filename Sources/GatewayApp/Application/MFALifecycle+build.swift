@@ -69,13 +69,3 @@ func buildMFALifecycle(
         numberKey: numberKey, leaseSeconds: configuration.smsForwardLeaseSeconds, logger: logger)
     return MFALifecycleParts(service: service, sms: sms, store: store, storeService: StoreService(store: store))
 }
-
-/// Keeps the store open until graceful shutdown, then closes it.
-struct StoreService: Service {
-    let store: any GatewayStore
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await store.close()
-    }
-}
