@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== what the tests need (Chromium, PostgreSQL, Python test clients): installed or named"
+scripts/test-deps.sh
+# With everything present, a test that finds a service missing fails instead of skipping.
+[ "${SKIP_TEST_DEPS:-0}" = 1 ] || export ZITADEL_GATEWAY_TEST_REQUIRE_SERVICES=1
+
 echo "== format check (swift format lint)"
 swift format lint --strict --recursive --parallel Sources Tests Package.swift
 

@@ -13,15 +13,17 @@ import Glibc
 /// them behind a load balancer: the SMS ledger, rate limits and lifecycle records are shared.
 ///
 /// Runs when `ZITADEL_GATEWAY_TEST_POSTGRES_URL` names a server (`scripts/with-postgres.sh` provides one); under
-/// `CI` a missing server fails instead of skipping.
+/// `scripts/test.sh` (or `CI`) a missing server fails instead of skipping.
 @Suite(.serialized) struct MultiInstanceTests {
     static let urlVariable = "ZITADEL_GATEWAY_TEST_POSTGRES_URL"
     static var serverURL: String? {
         ProcessInfo.processInfo.environment[urlVariable].flatMap { $0.isEmpty ? nil : $0 }
     }
     static var runningUnderCI: Bool {
-        let value = ProcessInfo.processInfo.environment["CI"] ?? ""
-        return !value.isEmpty && value != "0" && value.lowercased() != "false"
+        ["CI", "ZITADEL_GATEWAY_TEST_REQUIRE_SERVICES"].contains { name in
+            let value = ProcessInfo.processInfo.environment[name] ?? ""
+            return !value.isEmpty && value != "0" && value.lowercased() != "false"
+        }
     }
     /// The test server's URL with a schema of its own (created by the first gateway to start).
     static func freshSchemaURL() throws -> String {

@@ -10,8 +10,11 @@ enum BrowserTools {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: FileManager.default.isExecutableFile)
     static let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first(where: FileManager.default.isExecutableFile)
     static var installed: Bool { chromium != nil && chromedriver != nil }
-    /// CI installs them (`.ci/run`), so there their absence is a failure, not a skip.
-    static var required: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
+    /// `scripts/test.sh` installs them (or stops), so under it, as under CI, their absence is a failure, not a skip.
+    static var required: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["CI"] != nil || environment["ZITADEL_GATEWAY_TEST_REQUIRE_SERVICES"] != nil
+    }
 }
 
 /// A minimal W3C WebDriver client: chromedriver on a loopback port, one headless Chromium session.
