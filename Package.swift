@@ -39,9 +39,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ProviderTransport",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SessionValidation",
             dependencies: [
                 "GatewayCore",
+                "ProviderTransport",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -60,6 +71,7 @@ let package = Package(
             name: "ZitadelClient",
             dependencies: [
                 "GatewayCore",
+                "ProviderTransport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),

@@ -37,6 +37,40 @@ public struct MFAChallenge: Sendable, Equatable, Codable {
     }
 
     public static let unknown = MFAChallenge(state: .unknown, source: .unavailable, amr: nil)
+
+    /// The challenge known without asking the issuer: the companion's `amr`, else the token's own, else unknown
+    /// when introspection cannot tell either; nil when introspection must be asked.
+    public static func local(_ evidence: AMREvidence) -> MFAChallenge? {
+        if let amr = evidence.companion { return .fromAMR(amr, source: .idToken) }
+        if let amr = evidence.token { return .fromAMR(amr, source: evidence.tokenSource) }
+        return evidence.introspectionCanTell ? nil : .unknown
+    }
+
+    /// The challenge from every source: the local evidence first, then introspection's `amr` (nil when the issuer
+    /// could not be asked or named none).
+    public static func resolved(_ evidence: AMREvidence, introspected: [String]?) -> MFAChallenge {
+        if let local = local(evidence) { return local }
+        return introspected.map { .fromAMR($0, source: .introspection) } ?? .unknown
+    }
+}
+
+/// Where a session's `amr` can come from, as token validation found it: the facts the MFA challenge is decided on.
+public struct AMREvidence: Sendable, Equatable {
+    /// The verified ID-token companion's `amr`.
+    public var companion: [String]?
+    /// The access token's own `amr` (a JWT's, an opt-in enrichment's, or an opaque token's introspection answer).
+    public var token: [String]?
+    /// Where the token's own claims came from: `tokenAMR` for a JWT, `introspection` for an opaque token.
+    public var tokenSource: MFAStateSource
+    /// Whether introspection could still tell: a JWT whose issuer has introspection configured.
+    public var introspectionCanTell: Bool
+
+    public init(companion: [String]?, token: [String]?, tokenSource: MFAStateSource, introspectionCanTell: Bool) {
+        self.companion = companion
+        self.token = token
+        self.tokenSource = tokenSource
+        self.introspectionCanTell = introspectionCanTell
+    }
 }
 
 /// Whether the principal is a customer (single tenant) or a partner (several client tenants).

@@ -44,6 +44,7 @@ extension PostgresGatewayStore {
                     SELECT ctid FROM idempotency_keys WHERE created_at < \(now - Self.idempotencyRetention)
                     LIMIT 100 FOR UPDATE SKIP LOCKED)
                 """, on: connection)
+            var reads = SMSLedger.ClaimReads()
             let keyRows = try await rows(
                 """
                 SELECT fingerprint, state, lease_until, enrolment_id, response_status, response_body
@@ -52,65 +53,82 @@ extension PostgresGatewayStore {
             if let row = keyRows.first {
                 let (fingerprint, state, leaseUntil, enrolmentId, status, body) = try row.decode(
                     (String, String, Double?, String, Int?, String?).self)
-                guard fingerprint == claim.fingerprint else { return .keyReused }
-                if state == "done" { return .replay(StoredResponse(status: status ?? 500, body: body ?? "")) }
-                if (leaseUntil ?? 0) > now { return .inProgress }
-                // The key's owner is gone (crash or timeout): this request takes the key over. The enrolment row
-                // is locked before the key row, in the same order as `updateSMSEnrolment`.
-                guard let enrolment = try await fetchEnrolment(id: enrolmentId, on: connection) else {
-                    throw GatewayStoreError.unavailable("idempotency record without enrolment")
+                reads.key = SMSLedger.KeyRow(
+                    fingerprint: fingerprint, state: state, leaseUntil: leaseUntil, enrolmentId: enrolmentId,
+                    response: status.map { StoredResponse(status: $0, body: body ?? "") })
+            } else {
+                reads.userEnrolments = try await rows(
+                    """
+                    SELECT \(unescaped: Self.enrolmentColumns) FROM sms_enrolments
+                    WHERE tenant = \(scope.tenant) AND user_id = \(scope.userId) AND state IN ('forwarding', 'code_sent')
+                    ORDER BY created_at
+                    """, on: connection
+                ).map(Self.enrolment(from:))
+            }
+            while true {
+                switch try SMSLedger.claim(claim, reads: reads, now: now) {
+                case .needs(.keyEnrolment):
+                    // Locked before the key row is written, in the same order as `updateSMSEnrolment`.
+                    let enrolment = try await fetchEnrolment(id: reads.key?.enrolmentId ?? "", on: connection)
+                    reads.keyEnrolment = enrolment.map { .found($0) } ?? .missing
+                case .needs(.buckets):
+                    try await rows("SAVEPOINT rate_limits", on: connection)
+                    reads.buckets = try await lockBuckets(claim.charges.map(\.key), on: connection)
+                case .decided(let outcome, let writes):
+                    // A refusal leaves the buckets as they were (the placeholder rows `lockBuckets` made go too).
+                    if case .rateLimited = outcome {
+                        try await rows("ROLLBACK TO SAVEPOINT rate_limits", on: connection)
+                    } else if reads.buckets != nil {
+                        try await rows("RELEASE SAVEPOINT rate_limits", on: connection)
+                    }
+                    try await apply(writes, claim: claim, now: now, on: connection)
+                    return outcome
                 }
-                // Unless the forward is still leased: its owner renews the lease call by call.
-                if enrolment.state == .forwarding && !enrolment.forwardIsOrphaned(at: now) { return .inProgress }
-                let leased = try await leaseIfOrphaned(enrolment, now: now, leaseSeconds: claim.leaseSeconds, on: connection)
+            }
+        }
+    }
+
+    /// Persists a claim's row changes.
+    private func apply(
+        _ writes: [SMSLedger.Write], claim: SMSEnrolmentClaim, now: Double, on connection: PostgresConnection
+    ) async throws {
+        let scope = claim.scope
+        for write in writes {
+            switch write {
+            case .leaseEnrolment(let leased):
                 try await rows(
                     """
-                    UPDATE idempotency_keys SET lease_until = \(now + claim.leaseSeconds)
+                    UPDATE sms_enrolments SET lease_until = \(leased.leaseUntil), updated_at = \(leased.updatedAt),
+                        revision = \(leased.revision)
+                    WHERE id = \(leased.id)
+                    """, on: connection)
+            case .renewKeyLease(let until):
+                try await rows(
+                    """
+                    UPDATE idempotency_keys SET lease_until = \(until)
                     WHERE tenant = \(scope.tenant) AND user_id = \(scope.userId) AND key = \(scope.key)
                     """, on: connection)
-                return .attached(leased, createdByKey: true)
+            case .insertKey(let enrolmentId, let leaseUntil):
+                try await rows(
+                    """
+                    INSERT INTO idempotency_keys (tenant, user_id, key, fingerprint, enrolment_id, state, lease_until, created_at)
+                    VALUES (\(scope.tenant), \(scope.userId), \(scope.key), \(claim.fingerprint), \(enrolmentId),
+                        'in_flight', \(leaseUntil), \(now))
+                    """, on: connection)
+            case .supersede(let ids):
+                try await rows(
+                    """
+                    UPDATE sms_enrolments SET state = 'failed', failure = 'superseded', updated_at = \(now),
+                        revision = revision + 1
+                    WHERE id = ANY(\(ids)) AND state = 'code_sent'
+                    """, on: connection)
+            case .insertEnrolment(let enrolment):
+                try await insertEnrolment(enrolment, on: connection)
+            case .chargeBuckets(let updates):
+                try await storeBuckets(updates, on: connection)
+            case .audit(let audit):
+                try await insertAuditEvent(audit, time: audit.time, on: connection)
             }
-            // Zitadel holds one phone per user: while another number's forward is in flight nothing else may be
-            // forwarded for the user, or reading the phone could no longer tell which change happened.
-            let forwarding = try await rows(
-                """
-                SELECT \(unescaped: Self.enrolmentColumns) FROM sms_enrolments
-                WHERE tenant = \(scope.tenant) AND user_id = \(scope.userId) AND state = 'forwarding'
-                AND number_key <> \(claim.numberKey) ORDER BY created_at
-                """, on: connection
-            ).map(Self.enrolment(from:))
-            if let other = forwarding.first {
-                guard other.forwardIsOrphaned(at: now) else { return .busy }
-                return .blocked(try await leaseIfOrphaned(other, now: now, leaseSeconds: claim.leaseSeconds, on: connection))
-            }
-            if let open = try await openEnrolment(claim: claim, now: now, on: connection) {
-                if open.state == .forwarding && !open.forwardIsOrphaned(at: now) { return .busy }
-                let leased = try await leaseIfOrphaned(open, now: now, leaseSeconds: claim.leaseSeconds, on: connection)
-                try await insertKey(claim, enrolmentId: open.id, now: now, on: connection)
-                return .attached(leased, createdByKey: false)
-            }
-            if let refusal = try await charge(claim.charges, now: now, on: connection) {
-                var audit = claim.audit
-                audit.outcome = "rate_limited"
-                audit.metadata["bucket"] = refusal.rule.name
-                try await insertAuditEvent(audit, time: now, on: connection)
-                return .rateLimited(refusal)
-            }
-            let enrolment = SMSEnrolment(
-                id: claim.enrolmentId, tenant: scope.tenant, userId: scope.userId, numberKey: claim.numberKey,
-                maskedPhone: claim.maskedPhone, state: .forwarding, createdAt: now, updatedAt: now,
-                expiresAt: now + claim.leaseSeconds + claim.codeLifetimeSeconds, leaseUntil: now + claim.leaseSeconds)
-            // The new number replaces the user's phone at Zitadel: an open enrolment of another number is over.
-            try await rows(
-                """
-                UPDATE sms_enrolments SET state = 'failed', failure = 'superseded', updated_at = \(now), revision = revision + 1
-                WHERE tenant = \(scope.tenant) AND user_id = \(scope.userId) AND state = 'code_sent'
-                AND number_key <> \(claim.numberKey)
-                """, on: connection)
-            try await insertEnrolment(enrolment, on: connection)
-            try await insertKey(claim, enrolmentId: enrolment.id, now: now, on: connection)
-            try await insertAuditEvent(claim.audit, time: now, on: connection)
-            return .claimed(enrolment)
         }
     }
 
@@ -119,12 +137,10 @@ extension PostgresGatewayStore {
     ) async throws -> SMSEnrolment? {
         try await transaction { [self] connection in
             let now = try await clock(on: connection)
-            var updated = enrolment
-            updated.updatedAt = now
-            updated.revision = enrolment.revision + 1
+            let updated = SMSLedger.update(enrolment, now: now)
             let written = try await rows(
                 """
-                UPDATE sms_enrolments SET state = \(updated.state.rawValue), updated_at = \(now),
+                UPDATE sms_enrolments SET state = \(updated.state.rawValue), updated_at = \(updated.updatedAt),
                     expires_at = \(updated.expiresAt), last_sent_at = \(updated.lastSentAt),
                     lease_until = \(updated.leaseUntil), verification_attempts = \(updated.verificationAttempts),
                     resends = \(updated.resends), failure = \(updated.failure), revision = \(updated.revision)
@@ -132,7 +148,9 @@ extension PostgresGatewayStore {
                 """, on: connection)
             guard written.count == 1 else { return nil }
             try await finish(completing, on: connection)
-            if let audit { try await insertAuditEvent(audit, time: now, on: connection) }
+            if let audit = SMSLedger.stamped(audit, now: now) {
+                try await insertAuditEvent(audit, time: audit.time, on: connection)
+            }
             return updated
         }
     }
@@ -160,51 +178,53 @@ extension PostgresGatewayStore {
     public func chargeRateLimits(_ charges: [RateLimitCharge], refusalAudit: AuditEvent?) async throws -> RateLimitRefusal? {
         try await transaction { [self] connection in
             let now = try await clock(on: connection)
-            guard let refusal = try await charge(charges, now: now, on: connection) else { return nil }
-            if var audit = refusalAudit {
-                audit.outcome = "rate_limited"
-                audit.metadata["bucket"] = refusal.rule.name
-                try await insertAuditEvent(audit, time: now, on: connection)
+            try await rows("SAVEPOINT rate_limits", on: connection)
+            let tats = try await lockBuckets(charges.map(\.key), on: connection)
+            switch RateLimitLedger.charge(charges, tats: tats, now: now) {
+            case .allowed(let updates):
+                try await storeBuckets(updates, on: connection)
+                try await rows("RELEASE SAVEPOINT rate_limits", on: connection)
+                return nil
+            case .refused(let refusal):
+                try await rows("ROLLBACK TO SAVEPOINT rate_limits", on: connection)
+                if let audit = refusalAudit {
+                    let refused = RateLimitLedger.refusalAudit(audit, refusal: refusal, now: now)
+                    try await insertAuditEvent(refused, time: refused.time, on: connection)
+                }
+                return refusal
             }
-            return refusal
         }
     }
 
     // MARK: Statements (called inside a transaction)
 
-    /// Charges every bucket with one atomic upsert each (GCRA's new TAT computed in SQL, written only when the
-    /// request fits), all or nothing: a refusal rolls the others back to the savepoint. Buckets are charged in
-    /// key order so that two transactions never wait on each other's rows in opposite orders. The refusal reported
-    /// is the one that lasts longest, as in SQLite.
-    private func charge(
-        _ charges: [RateLimitCharge], now: Double, on connection: PostgresConnection
-    ) async throws
-        -> RateLimitRefusal?
-    {
-        try await rows("SAVEPOINT rate_limits", on: connection)
-        var refusal: RateLimitRefusal?
-        for charge in charges.sorted(by: { $0.key < $1.key }) {
-            let interval = charge.rule.emissionInterval
-            let period = charge.rule.periodSeconds
-            let charged = try await rows(
-                """
-                INSERT INTO rate_limit_buckets AS bucket (key, tat) VALUES (\(charge.key), \(now) + \(interval))
-                ON CONFLICT (key) DO UPDATE SET tat = GREATEST(bucket.tat, \(now)) + \(interval)
-                WHERE GREATEST(bucket.tat, \(now)) + \(interval) - \(period) <= \(now)
-                RETURNING tat
-                """, on: connection)
-            guard charged.isEmpty else { continue }
-            // Refused: the upsert left the row as it was (and locked); read it to say when to come back.
-            let stored = try await rows("SELECT tat FROM rate_limit_buckets WHERE key = \(charge.key)", on: connection)
-            let tat = try stored.first?.decode(Double.self)
-            let outcome = GCRA.evaluate(tat: tat, now: now, rule: charge.rule)
-            let seconds = Int(saturating: outcome.retryAfter.rounded(.up))
-            if seconds > refusal?.retryAfterSeconds ?? -1 {
-                refusal = RateLimitRefusal(rule: charge.rule, retryAfterSeconds: max(1, seconds))
-            }
+    /// The buckets' stored TATs, each row locked until the transaction ends (in key order, so two transactions
+    /// never wait on each other's rows in opposite orders). A bucket not stored yet gets a placeholder row first
+    /// (TAT 0, which GCRA reads as empty) so that it can be locked too: concurrent first charges cannot both
+    /// count against an empty bucket.
+    private func lockBuckets(_ keys: [String], on connection: PostgresConnection) async throws -> [String: Double] {
+        let sorted = Array(Set(keys)).sorted()
+        guard !sorted.isEmpty else { return [:] }
+        try await rows(
+            """
+            INSERT INTO rate_limit_buckets (key, tat) SELECT key, 0 FROM unnest(\(sorted)::text[]) AS key
+            ON CONFLICT (key) DO NOTHING
+            """, on: connection)
+        var tats: [String: Double] = [:]
+        for row in try await rows(
+            "SELECT key, tat FROM rate_limit_buckets WHERE key = ANY(\(sorted)) ORDER BY key FOR UPDATE", on: connection)
+        {
+            let (key, tat) = try row.decode((String, Double).self)
+            if tat > 0 { tats[key] = tat }
         }
-        try await rows(refusal == nil ? "RELEASE SAVEPOINT rate_limits" : "ROLLBACK TO SAVEPOINT rate_limits", on: connection)
-        return refusal
+        return tats
+    }
+
+    private func storeBuckets(_ updates: [RateLimitLedger.BucketUpdate], on connection: PostgresConnection) async throws {
+        for update in updates.sorted(by: { $0.key < $1.key }) {
+            try await rows(
+                "UPDATE rate_limit_buckets SET tat = \(update.tat) WHERE key = \(update.key)", on: connection)
+        }
     }
 
     private func finish(_ completion: IdempotencyCompletion?, on connection: PostgresConnection) async throws {
@@ -224,49 +244,6 @@ extension PostgresGatewayStore {
                 """, on: connection)
         case nil: break
         }
-    }
-
-    private func openEnrolment(
-        claim: SMSEnrolmentClaim, now: Double, on connection: PostgresConnection
-    ) async throws
-        -> SMSEnrolment?
-    {
-        try await rows(
-            """
-            SELECT \(unescaped: Self.enrolmentColumns) FROM sms_enrolments
-            WHERE tenant = \(claim.scope.tenant) AND user_id = \(claim.scope.userId) AND number_key = \(claim.numberKey)
-            AND state IN ('forwarding', 'code_sent') ORDER BY created_at DESC
-            """, on: connection
-        ).map(Self.enrolment(from:)).first { $0.isOpen(at: now) }
-    }
-
-    private func leaseIfOrphaned(
-        _ enrolment: SMSEnrolment, now: Double, leaseSeconds: Double, on connection: PostgresConnection
-    ) async throws -> SMSEnrolment {
-        guard enrolment.forwardIsOrphaned(at: now) else { return enrolment }
-        var leased = enrolment
-        leased.leaseUntil = now + leaseSeconds
-        leased.revision += 1
-        leased.updatedAt = now
-        try await rows(
-            """
-            UPDATE sms_enrolments SET lease_until = \(now + leaseSeconds), updated_at = \(now), revision = \(leased.revision)
-            WHERE id = \(enrolment.id)
-            """, on: connection)
-        return leased
-    }
-
-    private func insertKey(
-        _ claim: SMSEnrolmentClaim, enrolmentId: String, now: Double, on connection: PostgresConnection
-    )
-        async throws
-    {
-        try await rows(
-            """
-            INSERT INTO idempotency_keys (tenant, user_id, key, fingerprint, enrolment_id, state, lease_until, created_at)
-            VALUES (\(claim.scope.tenant), \(claim.scope.userId), \(claim.scope.key), \(claim.fingerprint), \(enrolmentId),
-                'in_flight', \(now + claim.leaseSeconds), \(now))
-            """, on: connection)
     }
 
     private func insertEnrolment(_ enrolment: SMSEnrolment, on connection: PostgresConnection) async throws {

@@ -28,74 +28,80 @@ extension SQLiteGatewayStore {
             let scope = claim.scope
             _ = try await connection.query(
                 "DELETE FROM idempotency_keys WHERE created_at < ?", [.float(now - Self.idempotencyRetention)])
+            var reads = SMSLedger.ClaimReads()
             let keyRows = try await connection.query(
                 """
                 SELECT fingerprint, state, lease_until, enrolment_id, response_status, response_body
                 FROM idempotency_keys WHERE tenant = ? AND user_id = ? AND key = ?
                 """, [.text(scope.tenant), .text(scope.userId), .text(scope.key)])
             if let row = keyRows.first {
-                guard row.column("fingerprint")?.string == claim.fingerprint else { return .keyReused }
-                if row.column("state")?.string == "done" {
-                    return .replay(
-                        StoredResponse(
-                            status: Int(row.column("response_status")?.integer ?? 500),
-                            body: row.column("response_body")?.string ?? ""))
+                reads.key = SMSLedger.KeyRow(
+                    fingerprint: row.column("fingerprint")?.string ?? "", state: row.column("state")?.string ?? "",
+                    leaseUntil: row.column("lease_until")?.double, enrolmentId: row.column("enrolment_id")?.string ?? "",
+                    response: row.column("response_status")?.integer.map {
+                        StoredResponse(status: Int($0), body: row.column("response_body")?.string ?? "")
+                    })
+            } else {
+                reads.userEnrolments = try await connection.query(
+                    """
+                    SELECT * FROM sms_enrolments WHERE tenant = ? AND user_id = ? AND state IN ('forwarding', 'code_sent')
+                    ORDER BY created_at
+                    """, [.text(scope.tenant), .text(scope.userId)]
+                ).map(Self.enrolment(from:))
+            }
+            while true {
+                switch try SMSLedger.claim(claim, reads: reads, now: now) {
+                case .needs(.keyEnrolment):
+                    let enrolment = try await fetchEnrolment(id: reads.key?.enrolmentId ?? "")
+                    reads.keyEnrolment = enrolment.map { .found($0) } ?? .missing
+                case .needs(.buckets):
+                    reads.buckets = try await bucketTATs(claim.charges.map(\.key))
+                case .decided(let outcome, let writes):
+                    try await apply(writes, claim: claim, now: now)
+                    return outcome
                 }
-                if (row.column("lease_until")?.double ?? 0) > now { return .inProgress }
-                // The key's owner is gone (crash or timeout): this request takes the key over, unless the forward is
-                // still leased (its owner renews the lease call by call).
-                guard let enrolment = try await fetchEnrolment(id: row.column("enrolment_id")?.string ?? "") else {
-                    throw GatewayStoreError.unavailable("idempotency record without enrolment")
-                }
-                if enrolment.state == .forwarding && !enrolment.forwardIsOrphaned(at: now) { return .inProgress }
+            }
+        }
+    }
+
+    /// Persists a claim's row changes.
+    private func apply(_ writes: [SMSLedger.Write], claim: SMSEnrolmentClaim, now: Double) async throws {
+        let scope = claim.scope
+        for write in writes {
+            switch write {
+            case .leaseEnrolment(let leased):
+                _ = try await connection.query(
+                    "UPDATE sms_enrolments SET lease_until = ?, updated_at = ?, revision = ? WHERE id = ?",
+                    [Self.optional(leased.leaseUntil), .float(leased.updatedAt), .integer(leased.revision), .text(leased.id)])
+            case .renewKeyLease(let until):
                 _ = try await connection.query(
                     "UPDATE idempotency_keys SET lease_until = ? WHERE tenant = ? AND user_id = ? AND key = ?",
-                    [.float(now + claim.leaseSeconds), .text(scope.tenant), .text(scope.userId), .text(scope.key)])
-                return .attached(
-                    try await leaseIfOrphaned(enrolment, now: now, leaseSeconds: claim.leaseSeconds), createdByKey: true)
-            }
-            // Zitadel holds one phone per user: while another number's forward is in flight nothing else may be
-            // forwarded for the user, or reading the phone could no longer tell which change happened.
-            let forwarding = try await connection.query(
-                """
-                SELECT * FROM sms_enrolments WHERE tenant = ? AND user_id = ? AND state = 'forwarding' AND number_key <> ?
-                ORDER BY created_at
-                """, [.text(scope.tenant), .text(scope.userId), .text(claim.numberKey)]
-            ).map(Self.enrolment(from:))
-            if let other = forwarding.first {
-                guard other.forwardIsOrphaned(at: now) else { return .busy }
-                return .blocked(try await leaseIfOrphaned(other, now: now, leaseSeconds: claim.leaseSeconds))
-            }
-            if let open = try await openEnrolment(claim: claim, now: now) {
-                if open.state == .forwarding && !open.forwardIsOrphaned(at: now) { return .busy }
-                try await insertKey(claim, enrolmentId: open.id, now: now)
-                return .attached(
-                    try await leaseIfOrphaned(open, now: now, leaseSeconds: claim.leaseSeconds), createdByKey: false)
-            }
-            if let refusal = try await charge(claim.charges, now: now) {
-                var audit = claim.audit
-                audit.outcome = "rate_limited"
-                audit.metadata["bucket"] = refusal.rule.name
-                audit.time = now
+                    [.float(until), .text(scope.tenant), .text(scope.userId), .text(scope.key)])
+            case .insertKey(let enrolmentId, let leaseUntil):
+                _ = try await connection.query(
+                    """
+                    INSERT INTO idempotency_keys (tenant, user_id, key, fingerprint, enrolment_id, state, lease_until, created_at)
+                    VALUES (?, ?, ?, ?, ?, 'in_flight', ?, ?)
+                    """,
+                    [
+                        .text(scope.tenant), .text(scope.userId), .text(scope.key), .text(claim.fingerprint),
+                        .text(enrolmentId), .float(leaseUntil), .float(now),
+                    ])
+            case .supersede(let ids):
+                for id in ids {
+                    _ = try await connection.query(
+                        """
+                        UPDATE sms_enrolments SET state = 'failed', failure = 'superseded', updated_at = ?, revision = revision + 1
+                        WHERE id = ? AND state = 'code_sent'
+                        """, [.float(now), .text(id)])
+                }
+            case .insertEnrolment(let enrolment):
+                try await insertEnrolment(enrolment)
+            case .chargeBuckets(let updates):
+                try await storeBuckets(updates)
+            case .audit(let audit):
                 try await insertAuditEvent(audit)
-                return .rateLimited(refusal)
             }
-            let enrolment = SMSEnrolment(
-                id: claim.enrolmentId, tenant: scope.tenant, userId: scope.userId, numberKey: claim.numberKey,
-                maskedPhone: claim.maskedPhone, state: .forwarding, createdAt: now, updatedAt: now,
-                expiresAt: now + claim.leaseSeconds + claim.codeLifetimeSeconds, leaseUntil: now + claim.leaseSeconds)
-            // The new number replaces the user's phone at Zitadel: an open enrolment of another number is over.
-            _ = try await connection.query(
-                """
-                UPDATE sms_enrolments SET state = 'failed', failure = 'superseded', updated_at = ?, revision = revision + 1
-                WHERE tenant = ? AND user_id = ? AND state = 'code_sent' AND number_key <> ?
-                """, [.float(now), .text(scope.tenant), .text(scope.userId), .text(claim.numberKey)])
-            try await insertEnrolment(enrolment)
-            try await insertKey(claim, enrolmentId: enrolment.id, now: now)
-            var audit = claim.audit
-            audit.time = now
-            try await insertAuditEvent(audit)
-            return .claimed(enrolment)
         }
     }
 
@@ -104,9 +110,7 @@ extension SQLiteGatewayStore {
     ) async throws -> SMSEnrolment? {
         try await transaction {
             let now = Date().timeIntervalSince1970
-            var updated = enrolment
-            updated.updatedAt = now
-            updated.revision = enrolment.revision + 1
+            let updated = SMSLedger.update(enrolment, now: now)
             let rows = try await connection.query(
                 """
                 UPDATE sms_enrolments SET state = ?, updated_at = ?, expires_at = ?, last_sent_at = ?, lease_until = ?,
@@ -114,17 +118,15 @@ extension SQLiteGatewayStore {
                 WHERE id = ? AND revision = ? RETURNING revision
                 """,
                 [
-                    .text(updated.state.rawValue), .float(now), .float(updated.expiresAt), Self.optional(updated.lastSentAt),
-                    Self.optional(updated.leaseUntil), .integer(updated.verificationAttempts), .integer(updated.resends),
+                    .text(updated.state.rawValue), .float(updated.updatedAt), .float(updated.expiresAt),
+                    Self.optional(updated.lastSentAt), Self.optional(updated.leaseUntil),
+                    .integer(updated.verificationAttempts), .integer(updated.resends),
                     updated.failure.map(SQLiteData.text) ?? .null, .integer(updated.revision), .text(updated.id),
                     .integer(enrolment.revision),
                 ])
             guard rows.count == 1 else { return nil }
             try await finish(completing)
-            if var audit {
-                audit.time = now
-                try await insertAuditEvent(audit)
-            }
+            if let audit = SMSLedger.stamped(audit, now: now) { try await insertAuditEvent(audit) }
             return updated
         }
     }
@@ -173,76 +175,37 @@ extension SQLiteGatewayStore {
     public func chargeRateLimits(_ charges: [RateLimitCharge], refusalAudit: AuditEvent?) async throws -> RateLimitRefusal? {
         try await transaction {
             let now = Date().timeIntervalSince1970
-            guard let refusal = try await charge(charges, now: now) else { return nil }
-            if var audit = refusalAudit {
-                audit.outcome = "rate_limited"
-                audit.metadata["bucket"] = refusal.rule.name
-                audit.time = now
-                try await insertAuditEvent(audit)
+            let tats = try await bucketTATs(charges.map(\.key))
+            switch RateLimitLedger.charge(charges, tats: tats, now: now) {
+            case .allowed(let updates):
+                try await storeBuckets(updates)
+                return nil
+            case .refused(let refusal):
+                if let audit = refusalAudit {
+                    try await insertAuditEvent(RateLimitLedger.refusalAudit(audit, refusal: refusal, now: now))
+                }
+                return refusal
             }
-            return refusal
         }
     }
 
     // MARK: Statements (called inside a transaction)
 
-    /// Evaluates every bucket; stores the new TATs only when all allow. The refusal reported is the one that
-    /// lasts longest, so a retry after `Retry-After` is not refused by another full bucket.
-    private func charge(_ charges: [RateLimitCharge], now: Double) async throws -> RateLimitRefusal? {
-        var updates: [(String, Double)] = []
-        var refusal: RateLimitRefusal?
-        for charge in charges {
-            let rows = try await connection.query("SELECT tat FROM rate_limit_buckets WHERE key = ?", [.text(charge.key)])
-            let outcome = GCRA.evaluate(tat: rows.first?.column("tat")?.double, now: now, rule: charge.rule)
-            if outcome.allowed {
-                updates.append((charge.key, outcome.newTAT))
-            } else {
-                let seconds = Int(saturating: outcome.retryAfter.rounded(.up))
-                if seconds > refusal?.retryAfterSeconds ?? -1 {
-                    refusal = RateLimitRefusal(rule: charge.rule, retryAfterSeconds: max(1, seconds))
-                }
-            }
+    private func bucketTATs(_ keys: [String]) async throws -> [String: Double] {
+        var tats: [String: Double] = [:]
+        for key in keys {
+            let rows = try await connection.query("SELECT tat FROM rate_limit_buckets WHERE key = ?", [.text(key)])
+            if let tat = rows.first?.column("tat")?.double { tats[key] = tat }
         }
-        if let refusal { return refusal }
-        for (key, tat) in updates {
+        return tats
+    }
+
+    private func storeBuckets(_ updates: [RateLimitLedger.BucketUpdate]) async throws {
+        for update in updates {
             _ = try await connection.query(
                 "INSERT INTO rate_limit_buckets (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
-                [.text(key), .float(tat)])
+                [.text(update.key), .float(update.tat)])
         }
-        return nil
-    }
-
-    private func openEnrolment(claim: SMSEnrolmentClaim, now: Double) async throws -> SMSEnrolment? {
-        let rows = try await connection.query(
-            """
-            SELECT * FROM sms_enrolments WHERE tenant = ? AND user_id = ? AND number_key = ?
-            AND state IN ('forwarding', 'code_sent') ORDER BY created_at DESC
-            """, [.text(claim.scope.tenant), .text(claim.scope.userId), .text(claim.numberKey)])
-        return rows.lazy.map(Self.enrolment(from:)).first { $0.isOpen(at: now) }
-    }
-
-    private func leaseIfOrphaned(_ enrolment: SMSEnrolment, now: Double, leaseSeconds: Double) async throws -> SMSEnrolment {
-        guard enrolment.forwardIsOrphaned(at: now) else { return enrolment }
-        var leased = enrolment
-        leased.leaseUntil = now + leaseSeconds
-        leased.revision += 1
-        leased.updatedAt = now
-        _ = try await connection.query(
-            "UPDATE sms_enrolments SET lease_until = ?, updated_at = ?, revision = ? WHERE id = ?",
-            [.float(now + leaseSeconds), .float(now), .integer(leased.revision), .text(enrolment.id)])
-        return leased
-    }
-
-    private func insertKey(_ claim: SMSEnrolmentClaim, enrolmentId: String, now: Double) async throws {
-        _ = try await connection.query(
-            """
-            INSERT INTO idempotency_keys (tenant, user_id, key, fingerprint, enrolment_id, state, lease_until, created_at)
-            VALUES (?, ?, ?, ?, ?, 'in_flight', ?, ?)
-            """,
-            [
-                .text(claim.scope.tenant), .text(claim.scope.userId), .text(claim.scope.key), .text(claim.fingerprint),
-                .text(enrolmentId), .float(now + claim.leaseSeconds), .float(now),
-            ])
     }
 
     private func insertEnrolment(_ enrolment: SMSEnrolment) async throws {

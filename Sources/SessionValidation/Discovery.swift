@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProviderTransport
 import Synchronization
 
 /// The issuer endpoints the gateway uses, from configuration or OIDC discovery.

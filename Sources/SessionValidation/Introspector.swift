@@ -3,6 +3,7 @@ import JWTKit
 import Logging
 import Metrics
 import NIOHTTP1
+import ProviderTransport
 import Synchronization
 
 /// RFC 7662 introspection at one issuer, authenticating as the gateway's API application.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import ProviderTransport
 import Synchronization
 
 /// An issuer's signing keys: loaded before readiness, refreshed in the background, refetched once (single

@@ -4,6 +4,7 @@ import GatewayCore
 import JWTKit
 import Logging
 import Metrics
+import ProviderTransport
 import Synchronization
 
 /// How the session's token reached us.
@@ -494,31 +495,20 @@ public final class SessionValidator: Sendable {
         companion?.sessionId ?? token.claims.sessionId
     }
 
-    // MARK: MFA
+    // MARK: Introspected claims
 
-    /// The session's MFA challenge when it is known without suspending: the companion's `amr`, else the token's
-    /// (introspection's, or an opt-in enrichment's), else unknown when there is no introspection to ask; nil when
-    /// introspection must be asked.
-    public func localMFAChallenge(for token: VerifiedToken, companion: IDTokenCompanion? = nil) -> MFAChallenge? {
-        if let amr = companion?.amr { return .fromAMR(amr, source: .idToken) }
-        if let amr = token.claims.amr {
-            return .fromAMR(amr, source: token.format == .jwt ? .tokenAMR : .introspection)
-        }
-        guard token.format == .jwt, issuer(of: token)?.introspector != nil else { return .unknown }
-        return nil
+    /// Whether the token's issuer can be asked about it (RFC 7662 introspection is configured for it).
+    public func canIntrospect(_ token: VerifiedToken) -> Bool {
+        issuer(of: token)?.introspector != nil
     }
 
-    /// The session's MFA challenge: from the companion's or the token's `amr` when present, else from
-    /// introspection (cached).
-    public func mfaChallenge(
-        for token: VerifiedToken, rawToken: String, companion: IDTokenCompanion? = nil
-    ) async -> MFAChallenge {
-        if let local = localMFAChallenge(for: token, companion: companion) { return local }
-        guard let introspector = issuer(of: token)?.introspector else { return .unknown }
-        guard
-            case .active(let claims)? = try? await introspector.introspect(rawToken, key: token.key, maxAge: settings.introspectionCacheTTL),
-            let amr = claims.amr
-        else { return .unknown }
-        return .fromAMR(amr, source: .introspection)
+    /// The token's introspected claims, through the introspection cache (`introspectionCacheTTL`); nil when the
+    /// issuer has no introspection, the token is no longer active, or the issuer could not be asked.
+    public func introspectedClaims(for token: VerifiedToken, rawToken: String) async -> TokenClaims? {
+        guard let introspector = issuer(of: token)?.introspector,
+            case .active(let claims)? = try? await introspector.introspect(
+                rawToken, key: token.key, maxAge: settings.introspectionCacheTTL)
+        else { return nil }
+        return claims
     }
 }

@@ -7,6 +7,7 @@ import Metrics
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import ProviderTransport
 
 /// How the gateway authenticates to Zitadel's APIs.
 public enum ZitadelCredential: Sendable {
@@ -91,92 +92,90 @@ public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, S
     let httpClient: HTTPClient
     let logger: Logger
     private let tokens: ServiceTokenSource
-    private let maxBodyBytes = 1 << 20
+    private let http: ProviderHTTP
 
     public init(configuration: ZitadelClientConfiguration, httpClient: HTTPClient, logger: Logger) throws {
         self.configuration = configuration
         self.httpClient = httpClient
         self.logger = logger
+        self.http = ProviderHTTP(client: httpClient)
         self.tokens = try ServiceTokenSource(
             credential: configuration.credential, baseURL: configuration.baseURL, httpClient: httpClient)
     }
 
     public func getUserByID(_ userId: String) async throws(ZitadelClientError) -> GetUserByIDResponse {
-        try await call(Self.userService, "GetUserByID", ["userId": userId], read: true)
+        try await call(Self.userService, "GetUserByID", UserRequest(userId: userId), read: true)
     }
 
     public func listAuthenticationMethodTypes(
         _ userId: String
     ) async throws(ZitadelClientError) -> ListAuthenticationMethodTypesResponse {
-        try await call(Self.userService, "ListAuthenticationMethodTypes", ["userId": userId], read: true)
+        try await call(Self.userService, "ListAuthenticationMethodTypes", UserRequest(userId: userId), read: true)
     }
 
     public func listAuthenticationFactors(_ userId: String) async throws(ZitadelClientError) -> ListAuthenticationFactorsResponse {
-        try await call(Self.userService, "ListAuthenticationFactors", ["userId": userId], read: true)
+        try await call(Self.userService, "ListAuthenticationFactors", UserRequest(userId: userId), read: true)
     }
 
     public func listPasskeys(_ userId: String) async throws(ZitadelClientError) -> ListPasskeysResponse {
-        try await call(Self.userService, "ListPasskeys", ["userId": userId], read: true)
+        try await call(Self.userService, "ListPasskeys", UserRequest(userId: userId), read: true)
     }
 
     /// Zitadel v4's `ListUserMetadata`, filtered to one key.
     public func listUserMetadata(_ userId: String, key: String) async throws(ZitadelClientError) -> ListUserMetadataResponse {
-        let body: [String: any Sendable] = [
-            "userId": userId, "filters": [["keyFilter": ["key": key, "method": "TEXT_FILTER_METHOD_EQUALS"]]],
-        ]
-        return try await call(Self.userService, "ListUserMetadata", body, read: true)
+        try await call(Self.userService, "ListUserMetadata", ListUserMetadataRequest(userId: userId, key: key), read: true)
     }
 
     public func getSession(_ sessionId: String) async throws(ZitadelClientError) -> GetSessionResponse {
-        try await call(Self.sessionService, "GetSession", ["sessionId": sessionId], read: true)
+        try await call(Self.sessionService, "GetSession", SessionRequest(sessionId: sessionId), read: true)
     }
 
     public func setPhone(_ userId: String, phone: String) async throws(ZitadelClientError) -> SetPhoneResponse {
-        try await call(Self.userService, "SetPhone", ["userId": userId, "phone": phone, "sendCode": [String: String]()], read: false)
+        try await call(Self.userService, "SetPhone", SetPhoneRequest(userId: userId, phone: phone), read: false)
     }
 
     public func verifyPhone(_ userId: String, code: String) async throws(ZitadelClientError) -> DetailsResponse {
-        try await call(Self.userService, "VerifyPhone", ["userId": userId, "verificationCode": code], read: false)
+        try await call(Self.userService, "VerifyPhone", VerifyPhoneRequest(userId: userId, verificationCode: code), read: false)
     }
 
     public func resendPhoneCode(_ userId: String) async throws(ZitadelClientError) -> SetPhoneResponse {
-        try await call(Self.userService, "ResendPhoneCode", ["userId": userId, "sendCode": [String: String]()], read: false)
+        try await call(Self.userService, "ResendPhoneCode", ResendPhoneCodeRequest(userId: userId), read: false)
     }
 
     public func addOTPSMS(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse {
-        try await call(Self.userService, "AddOTPSMS", ["userId": userId], read: false)
+        try await call(Self.userService, "AddOTPSMS", UserRequest(userId: userId), read: false)
     }
 
     public func removePhone(_ userId: String) async throws(ZitadelClientError) -> DetailsResponse {
-        try await call(Self.userService, "RemovePhone", ["userId": userId], read: false)
+        try await call(Self.userService, "RemovePhone", UserRequest(userId: userId), read: false)
     }
 
     /// `SessionService/ListSessions` for one user, newest first (Zitadel lists active sessions only).
     public func listSessions(userId: String, limit: Int) async throws(ZitadelClientError) -> ListSessionsResponse {
-        let body: [String: any Sendable] = [
-            "queries": [["userIdQuery": ["id": userId]]], "sortingColumn": "SESSION_FIELD_NAME_CREATION_DATE",
-            "query": ["limit": max(1, limit), "asc": false] as [String: any Sendable],
-        ]
-        return try await call(Self.sessionService, "ListSessions", body, read: true)
+        try await call(Self.sessionService, "ListSessions", ListSessionsRequest(userId: userId, limit: limit), read: true)
     }
 
     /// `SessionService/DeleteSession` with the service credential (needs `session.delete`); a write, never retried.
     public func deleteSession(_ sessionId: String) async throws(ZitadelClientError) -> DetailsResponse {
-        try await call(Self.sessionService, "DeleteSession", ["sessionId": sessionId], read: false)
+        try await call(Self.sessionService, "DeleteSession", SessionRequest(sessionId: sessionId), read: false)
     }
 
-    /// One RPC: JSON body in, decoded JSON out; `read` allows retries on retryable failures.
-    public func call<Response: Decodable>(
-        _ service: String, _ method: String, _ body: [String: any Sendable], read: Bool
+    /// One RPC: an encodable request in, decoded JSON out; `read` allows retries on retryable failures.
+    public func call<Request: Encodable & Sendable, Response: Decodable>(
+        _ service: String, _ method: String, _ request: Request, read: Bool
     ) async throws(ZitadelClientError) -> Response {
         let deadline = ContinuousClock.now + configuration.timeout
         let rpc = "\(service.split(separator: ".").last ?? "")/\(method)"
+        let metrics = ProviderCallMetrics.zitadelAPI(rpc: rpc)
+        guard let body = try? JSONEncoder().encode(request) else {
+            throw .malformedResponse("request body not encodable")
+        }
         let started = ContinuousClock.now
         var attempt = 0
         while true {
             do {
                 let response: Response = try await attemptCall(service, method, body, deadline: deadline)
-                Self.record(rpc: rpc, outcome: "ok", started: started)
+                metrics.record(outcome: "ok", since: started)
                 return response
             } catch {
                 attempt += 1
@@ -187,7 +186,7 @@ public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, S
                     try? await Task.sleep(for: backoff)
                     continue
                 }
-                Self.record(rpc: rpc, outcome: error.kind, started: started)
+                metrics.record(outcome: error.kind, since: started)
                 logger.warning(
                     "Zitadel call failed", metadata: ["rpc": "\(rpc)", "reason": "\(error.kind)", "errorId": "\(error.errorId ?? "-")"])
                 throw error
@@ -195,18 +194,8 @@ public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, S
         }
     }
 
-    static func record(rpc: String, outcome: String, started: ContinuousClock.Instant) {
-        Counter(label: "gateway_zitadel_calls_total", dimensions: [("rpc", rpc), ("outcome", outcome)]).increment()
-        Timer(label: "gateway_zitadel_call_duration_seconds", dimensions: [("rpc", rpc)])
-            .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-    }
-
     private func attemptCall<Response: Decodable>(
-        _ service: String, _ method: String, _ body: [String: any Sendable], deadline: ContinuousClock.Instant
+        _ service: String, _ method: String, _ body: Data, deadline: ContinuousClock.Instant
     ) async throws(ZitadelClientError) -> Response {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { throw .timeout }
@@ -216,53 +205,40 @@ public final class ZitadelClient: ZitadelUserDirectory, ZitadelPhoneEnrolment, S
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "Connect-Protocol-Version", value: "1")
-        request.headers.add(name: "Connect-Timeout-Ms", value: String(max(1, Self.nanoseconds(remaining) / 1_000_000)))
+        request.headers.add(name: "Connect-Timeout-Ms", value: String(max(1, ProviderHTTP.nanoseconds(remaining) / 1_000_000)))
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        guard let json = try? JSONSerialization.data(withJSONObject: body) else {
-            throw .malformedResponse("request body not encodable")
-        }
-        request.body = .bytes(ByteBuffer(data: json))
-        let (status, bytes) = try await execute(request, timeout: deadline - ContinuousClock.now)
-        guard (200..<300).contains(status) else {
-            let error = ZitadelAPIError.decode(status: status, body: bytes)
+        request.body = .bytes(ByteBuffer(data: body))
+        let response = try await execute(request, timeout: deadline - ContinuousClock.now)
+        guard response.isSuccess else {
+            let error = ZitadelAPIError.decode(status: response.status, body: response.body)
             if error.code == .unauthenticated { await tokens.invalidate() }
             throw .api(error)
         }
         do {
-            return try JSONDecoder().decode(Response.self, from: Data(bytes))
+            return try JSONDecoder().decode(Response.self, from: Data(response.body))
         } catch {
             throw .malformedResponse("\(method) response does not decode")
         }
     }
 
-    func execute(_ request: HTTPClientRequest, timeout: Duration) async throws(ZitadelClientError) -> (Int, [UInt8]) {
-        guard timeout > .zero else { throw .timeout }
+    /// One exchange through the provider HTTP layer, its failures as client errors.
+    func execute(_ request: HTTPClientRequest, timeout: Duration) async throws(ZitadelClientError) -> ProviderResponse {
         do {
-            // The whole exchange, body included, is bounded by the deadline.
-            return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-                group.addTask {
-                    let response = try await self.httpClient.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
-                    let body = try await response.body.collect(upTo: self.maxBodyBytes)
-                    return (Int(response.status.code), Array(buffer: body))
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw HTTPClientError.deadlineExceeded
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next() else { throw HTTPClientError.deadlineExceeded }
-                return first
-            }
-        } catch let error as HTTPClientError
-            where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout || error == .cancelled
-        {
-            throw .timeout
-        } catch is NIOTooManyBytesError {
-            throw .malformedResponse("response too large")
-        } catch is CancellationError {
-            throw .timeout
+            return try await http.execute(request, timeout: timeout)
         } catch {
-            throw .transport(String(describing: type(of: error)))
+            throw ZitadelClientError(error)
+        }
+    }
+}
+
+extension ZitadelClientError {
+    /// A failure of the provider HTTP layer: no answer in time, an answer too large, or no connection.
+    init(_ error: ProviderFetchError) {
+        switch error.kind {
+        case .timeout: self = .timeout
+        case .tooLarge: self = .malformedResponse("response too large")
+        case .malformed: self = .malformedResponse(error.message)
+        case .transport, .status: self = .transport(error.errorType ?? error.kind.rawValue)
         }
     }
 }
@@ -273,7 +249,7 @@ actor ServiceTokenSource {
     private let credential: ZitadelCredential
     private let tokenURL: String
     private let audience: String
-    private let httpClient: HTTPClient
+    private let http: ProviderHTTP
     private let keys = JWTKeyCollection()
     private var privateKey: Insecure.RSA.PrivateKey?
     private var cached: (token: String, expiresAt: ContinuousClock.Instant)?
@@ -282,7 +258,7 @@ actor ServiceTokenSource {
         self.credential = credential
         self.tokenURL = baseURL + "/oauth/v2/token"
         self.audience = baseURL
-        self.httpClient = httpClient
+        self.http = ProviderHTTP(client: httpClient, maxBodyBytes: 64 * 1024)
         if case .jwtProfile(let key) = credential {
             do { privateKey = try Insecure.RSA.PrivateKey(pem: key.key) } catch {
                 throw ZitadelClientError.credentialUnavailable("key file holds no usable RSA private key")
@@ -326,30 +302,22 @@ actor ServiceTokenSource {
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion),
             ("scope", "openid urn:zitadel:iam:org:project:id:zitadel:aud"),
         ]
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        let encoded = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
-            .joined(separator: "&")
-        var request = HTTPClientRequest(url: tokenURL)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "Accept", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: encoded))
-        let status: Int
-        let body: ByteBuffer
+        let metrics = ProviderCallMetrics.zitadelAPI(rpc: Self.tokenRPC)
         let started = ContinuousClock.now
+        let response: ProviderResponse
         do {
-            let response = try await httpClient.execute(request, timeout: .nanoseconds(ZitadelClient.nanoseconds(timeout)))
-            status = Int(response.status.code)
-            body = try await response.body.collect(upTo: 64 * 1024)
+            response = try await http.postForm(tokenURL, form: form, timeout: timeout, metrics: nil)
         } catch {
-            ZitadelClient.record(rpc: Self.tokenRPC, outcome: "unavailable", started: started)
+            metrics.record(outcome: "unavailable", since: started)
             throw .credentialUnavailable("token endpoint unreachable")
         }
-        guard status == 200, let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(buffer: body)) else {
-            ZitadelClient.record(rpc: Self.tokenRPC, outcome: status == 200 ? "malformed" : "refused", started: started)
+        let status = response.status
+        let body = response.body
+        guard status == 200, let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(body)) else {
+            metrics.record(outcome: status == 200 ? "malformed" : "refused", since: started)
             throw .credentialUnavailable("token endpoint answered \(status)")
         }
-        ZitadelClient.record(rpc: Self.tokenRPC, outcome: "ok", started: started)
+        metrics.record(outcome: "ok", since: started)
         // Reused until a minute before it expires; the provider's figure is bounded first (no overflow on any value).
         let lifetime = max(30, min(max(decoded.expires_in ?? 3600, 0), 86_400) - 60)
         cached = (decoded.access_token, ContinuousClock.now + .seconds(lifetime))
