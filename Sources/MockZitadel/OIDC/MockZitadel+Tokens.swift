@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Access tokens: minting, introspection, userinfo, revocation and the client-credentials grant.

@@ -1,86 +1,6 @@
-import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
-
-/// Paths under this prefix are the mock's own admin API: never journaled, never faulted.
-let adminPathPrefix = "/mock/admin"
-
-/// Derives the issuer from the request's `Host`, as Zitadel does, unless the configuration fixes it.
-struct IssuerMiddleware: RouterMiddleware {
-    typealias Context = MockRequestContext
-    let mock: MockZitadel
-    let issuerOverride: String?
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        if let issuerOverride {
-            context.issuer = issuerOverride
-        } else if let authority = request.head.authority, Self.isPlausibleAuthority(authority) {
-            context.issuer = "http://\(authority)"
-        } else {
-            context.issuer = await mock.defaultIssuer
-        }
-        return try await next(request, context)
-    }
-
-    /// Host names, IPv4/IPv6 literals and ports only: a hostile Host header must not end up inside tokens.
-    static func isPlausibleAuthority(_ authority: String) -> Bool {
-        guard !authority.isEmpty, authority.utf8.count <= 255 else { return false }
-        return authority.unicodeScalars.allSatisfy { scalar in
-            CharacterSet.alphanumerics.contains(scalar) && scalar.isASCII || "-.:[]_".unicodeScalars.contains(scalar)
-        }
-    }
-}
-
-/// Records every non-admin request in the journal, with the status and user the handlers reported.
-struct JournalMiddleware: RouterMiddleware {
-    typealias Context = MockRequestContext
-    let mock: MockZitadel
-
-    /// Bodies above this size are not collected (nor digested); handlers reject them anyway.
-    static let bodyLimit = 1 << 20
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let path = request.uri.path
-        guard !path.hasPrefix(adminPathPrefix) else { return try await next(request, context) }
-        var request = request
-        let rpc = V2Route.rpcName(method: request.method, path: path)
-        // Collecting keeps the body readable for the handler; the digest lets tests tell calls apart without bodies.
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: Self.bodyLimit)
-        } catch {
-            // Too large, or cut off by a client that gave up: the stream is spent and no handler could read it
-            // again (a second read traps), so the call is answered here.
-            let sequence = await mock.record(method: request.method.rawValue, path: path, rpc: rpc, bodyDigest: nil)
-            await mock.complete(sequence: sequence, status: 413, userId: nil, callerId: nil, faultId: nil)
-            return Response(status: .contentTooLarge)
-        }
-        let digest = body.readableBytes > 0 ? SHA256.hash(data: Data(body.readableBytesView)).hexString : nil
-        let sequence = await mock.record(method: request.method.rawValue, path: path, rpc: rpc, bodyDigest: digest)
-        let notes = context.notes
-        do {
-            let response = try await next(request, context)
-            let status = notes.connectionReset ? nil : response.status.code
-            await mock.complete(
-                sequence: sequence, status: status, userId: notes.userId, callerId: notes.callerId, faultId: notes.faultId)
-            return response
-        } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            await mock.complete(
-                sequence: sequence, status: status, userId: notes.userId, callerId: notes.callerId, faultId: notes.faultId)
-            throw error
-        }
-    }
-}
-
-extension SHA256.Digest {
-    /// Lower-case hex.
-    var hexString: String {
-        map { String(format: "%02x", $0) }.joined()
-    }
-}
 
 /// Applies the first matching injected fault: latency, a replaced status or body, a truncated body, or a reset.
 struct FaultMiddleware: RouterMiddleware {
@@ -163,4 +83,16 @@ struct FaultMiddleware: RouterMiddleware {
             body: .init(byteBuffer: truncated)
         )
     }
+}
+
+/// Collects a response body so a fault can truncate it.
+final class CollectingBodyWriter: ResponseBodyWriter {
+    var buffer = ByteBuffer()
+
+    func write(_ buffer: ByteBuffer) async throws {
+        var copy = buffer
+        self.buffer.writeBuffer(&copy)
+    }
+
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
