@@ -128,7 +128,6 @@ let package = Package(
                 "SessionValidation",
                 "ZitadelClient",
                 "GatewayStore",
-                "MockZitadel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -154,6 +153,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -207,6 +207,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: []
+        ),
+        .testTarget(
+            name: "ZitadelGatewayTests",
+            dependencies: [
+                "zitadel-gateway", "GatewayApp", "MockZitadel",
+                .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: []
         ),

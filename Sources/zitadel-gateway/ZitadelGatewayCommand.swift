@@ -10,6 +10,7 @@ import MockZitadel
 import Prometheus
 import ProviderContract
 import ServiceLifecycle
+import UnixSignals
 
 @main
 struct ZitadelGatewayCommand: AsyncParsableCommand {
@@ -51,10 +52,10 @@ struct ConfigOptions: ParsableArguments {
         return values
     }
 
-    func load() async throws -> GatewayConfiguration {
+    func load() async throws -> (gateway: GatewayConfiguration, mockIdp: EmbeddedMockIdp) {
         do {
-            let reader = try await GatewayConfiguration.reader(configFile: config, overrides: overrides)
-            return try GatewayConfiguration(reader: reader)
+            let (reader, mockIdp) = try await EmbeddedMockIdp.gatewayReader(configFile: config, overrides: overrides)
+            return (try GatewayConfiguration(reader: reader), mockIdp)
         } catch let error as ConfigurationFailure {
             throw ValidationError("\(error)")
         }
@@ -69,13 +70,20 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        let configuration = try await options.load()
+        let (configuration, mockIdp) = try await options.load()
         Logging.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "zitadel-gateway")
-        let app = try await buildApplication(configuration: configuration, logger: logger, registry: registry)
-        try await app.runService()
+        // The mock first: a service group stops its services in reverse order, so the gateway stops before it.
+        var services: [any Service] = []
+        if mockIdp.enabled {
+            services.append(try await MockZitadelApp.build(configuration: mockIdp.configuration, logger: logger).0)
+        }
+        services.append(try await buildApplication(configuration: configuration, logger: logger, registry: registry))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }
 
@@ -91,9 +99,10 @@ struct MockIdp: AsyncParsableCommand {
     func run() async throws {
         Logging.bootstrap(format: .text, level: Logger.Level(rawValue: logLevel ?? "info") ?? .info)
         let logger = Logger(label: "mock-zitadel")
-        let (app, _) = try await MockZitadelApp.build(
-            configuration: MockZitadelConfiguration(host: host ?? "127.0.0.1", port: port ?? 8081, seedFile: seed),
-            logger: logger)
+        var configuration = MockZitadelConfiguration(seedFile: seed)
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        let (app, _) = try await MockZitadelApp.build(configuration: configuration, logger: logger)
         try await app.runService()
     }
 }
@@ -109,8 +118,8 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let configuration = try await options.load()
-            for line in configuration.redactedSummary() { print(line) }
+            let (configuration, mockIdp) = try await options.load()
+            for line in configuration.redactedSummary() + mockIdp.summary { print(line) }
             print("configuration OK")
         }
     }

@@ -91,8 +91,8 @@ enum Harness {
             name: "mock", issuer: baseURL, audiences: [Seeded.projectId], projectId: Seeded.projectId,
             clientIds: [Seeded.portalClientId], algorithms: [.rs256, .es256, .edDSA],
             introspection: .clientSecretBasic(
-                clientId: GatewayConfiguration.mockIntrospectionClientId,
-                clientSecret: GatewayConfiguration.mockIntrospectionSecret),
+                clientId: MockZitadelDefaults.introspectionClientId,
+                clientSecret: MockZitadelDefaults.introspectionSecret),
             jwks: JWKSPolicy(forcedRefetchInterval: .zero, unknownKidTTL: .seconds(1), fetchTimeout: .seconds(2)))
         tweak(&issuer)
         return issuer

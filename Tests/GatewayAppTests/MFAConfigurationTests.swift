@@ -72,14 +72,6 @@ import Testing
         await #expect(throws: ConfigurationError.self) { _ = try await Self.configuration(environment) }
     }
 
-    @Test func theMockPATIsTheDefaultWithTheMockIdp() async throws {
-        let configuration = try await Self.configuration([
-            "ZITADEL_GATEWAY_MOCK_IDP_ENABLED": "true", "ZITADEL_GATEWAY_MOCK_IDP_SEED_FILE": Seeded.seedFile,
-        ])
-        #expect(configuration.zitadel.pat == Seeded.servicePAT)
-        #expect(configuration.zitadel.pat != nil)
-    }
-
     @Test func aMissingPolicyFileDoesNotStart() async throws {
         var configuration = try await Self.configuration(["ZITADEL_GATEWAY_MFA_POLICY_FILE": "/nonexistent/policy.yaml"])
         await #expect(throws: ConfigurationError.self) { try await configuration.loadMFAPolicyFile() }

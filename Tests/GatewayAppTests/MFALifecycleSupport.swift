@@ -4,6 +4,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import MockZitadel
 import NIOCore
 import Prometheus
 import Testing
@@ -15,7 +16,7 @@ extension Seeded {
     static let seedFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Mocks/seed.json").path
     /// The mock gateway machine user's PAT, as `--with-mock-idp` reads it.
-    static var servicePAT: String? { GatewayConfiguration.mockServicePAT(seedFile: seedFile) }
+    static var servicePAT: String? { MockZitadelConfiguration(seedFile: seedFile).serviceUserPAT() }
 }
 
 /// A gateway wired to the mock's v2 services with the seeded PAT and no lookup cache. The default deadline is

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import GatewayApp
+import MockZitadel
 import NIOCore
 
 /// RFC 7009 revocation at the mock, authenticated as the gateway's API application.
@@ -8,7 +8,7 @@ enum HTTPClientRequestBuilder {
     static func revoke(baseURL: String, token: String) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: baseURL + "/oauth/v2/revoke")
         let credential =
-            "\(GatewayConfiguration.mockIntrospectionClientId.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""):\(GatewayConfiguration.mockIntrospectionSecret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            "\(MockZitadelDefaults.introspectionClientId.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""):\(MockZitadelDefaults.introspectionSecret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
         request.headers.add(name: "Authorization", value: "Basic " + Data(credential.utf8).base64EncodedString())
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         let encoded = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""

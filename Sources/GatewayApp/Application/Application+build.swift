@@ -4,7 +4,6 @@ import GatewayStore
 import HTTPTypes
 import Hummingbird
 import Logging
-import MockZitadel
 import Prometheus
 import ServiceLifecycle
 import SessionValidation
@@ -44,16 +43,7 @@ public func buildApplication(
         lifecycle: lifecycle.service, sms: lifecycle.sms, store: lifecycle.store, sessionSecurity: sessionSecurity,
         backChannelLogout: backChannelLogout, accessLog: configuration.accessLog ? logger : nil)
 
-    var services: [any Service] = []
-    if configuration.mockIdp.enabled {
-        let (mock, _) = try await MockZitadelApp.build(
-            configuration: MockZitadelConfiguration(
-                host: configuration.mockIdp.host, port: configuration.mockIdp.port,
-                seedFile: configuration.mockIdp.seedFile),
-            logger: logger)
-        services.append(mock)
-    }
-    services.append(KeyRefreshService(validator: validator))
+    var services: [any Service] = [KeyRefreshService(validator: validator)]
     services.append(SMSReconciliationService(service: lifecycle.sms, interval: .seconds(30)))
     services.append(lifecycle.storeService)
     // After the store's service, so that graceful shutdown stops pruning before the store closes.

@@ -8,12 +8,13 @@ extension GatewayConfiguration {
     public static let defaultConfigFile = "Config/gateway.yaml"
 
     /// Builds the reader chain: `overrides` (command-line flags) win, then `ZITADEL_GATEWAY_*` environment
-    /// variables (`issuers.main.url` is `ZITADEL_GATEWAY_ISSUERS_MAIN_URL`), then the YAML file.
+    /// variables (`issuers.main.url` is `ZITADEL_GATEWAY_ISSUERS_MAIN_URL`), then the YAML file, then `defaults`
+    /// (values a composing executable supplies, which any explicit setting overrides).
     ///
     /// A named file must exist; the default file is optional.
     public static func reader(
         configFile: String?, overrides: [AbsoluteConfigKey: ConfigValue] = [:],
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, defaults: [any ConfigProvider] = []
     ) async throws -> ConfigReader {
         var providers: [any ConfigProvider] = []
         if !overrides.isEmpty { providers.append(InMemoryProvider(name: "flags", values: overrides)) }
@@ -37,6 +38,6 @@ extension GatewayConfiguration {
                 throw ConfigurationError("configuration file \(path) is not valid YAML: \(error)")
             }
         }
-        return ConfigReader(providers: providers)
+        return ConfigReader(providers: providers + defaults)
     }
 }

@@ -137,11 +137,9 @@ extension GatewayConfiguration {
 
     public static let defaultMFAPolicyFile = "Config/mfa-policy.yaml"
     public static let defaultStoreURL = "sqlite:.data/gateway.sqlite"
-    /// The mock's gateway machine user, whose PAT `--with-mock-idp` uses by default.
-    public static let mockServiceUserId = "300000000000000301"
 
-    static func readZitadel(reader: ConfigReader, mockIdp: MockIdpSettings) throws(ConfigurationError) -> ZitadelSettings {
-        var settings = ZitadelSettings(
+    static func readZitadel(reader: ConfigReader) throws(ConfigurationError) -> ZitadelSettings {
+        let settings = ZitadelSettings(
             url: reader.string(forKey: "zitadel.url"), pat: reader.string(forKey: "zitadel.pat", isSecret: true),
             keyFile: reader.string(forKey: "zitadel.keyFile"),
             timeout: .milliseconds(reader.int(forKey: "zitadel.timeoutMs", default: 2000)),
@@ -150,31 +148,7 @@ extension GatewayConfiguration {
         guard settings.timeout > .zero, settings.retries >= 0, settings.cacheTTL >= .zero else {
             throw ConfigurationError("zitadel.timeoutMs must be > 0, zitadel.retries and zitadel.cacheSeconds >= 0")
         }
-        if settings.pat == nil && settings.keyFile == nil && mockIdp.enabled {
-            settings.pat = mockServicePAT(seedFile: mockIdp.seedFile ?? "Mocks/seed.json")
-        }
         return settings
-    }
-
-    /// The mock machine user's PAT from the seed file (development only; the mock's secrets are public).
-    static func mockServicePAT(seedFile: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: seedFile),
-            let seed = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let machines = seed["machineUsers"] as? [[String: Any]],
-            let machine = machines.first(where: { $0["id"] as? String == mockServiceUserId })
-        else { return nil }
-        for key in ["pat", "personalAccessToken", "accessToken"] {
-            if let value = machine[key] as? String { return value }
-        }
-        for key in ["pats", "personalAccessTokens"] {
-            if let list = machine[key] as? [Any] {
-                if let first = list.first as? String { return first }
-                if let first = list.first as? [String: Any] {
-                    return (first["token"] ?? first["value"] ?? first["pat"]) as? String
-                }
-            }
-        }
-        return nil
     }
 
     static func readMFA(reader: ConfigReader) throws(ConfigurationError) -> MFASettings {

@@ -30,7 +30,6 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 /// (`Config/gateway.yaml` unless `--config` names another), then defaults. Keys:
 /// - `http.host` (default `127.0.0.1`), `http.port` (default `8080`)
 /// - `log.level` (`info`), `log.format` (`text` or `json`), `log.accessLog` (true: one `info` line per request)
-/// - `mockIdp.enabled` (false; `--with-mock-idp`), `mockIdp.host`, `mockIdp.port` (8081), `mockIdp.seedFile`
 /// - `issuers.names` (list); per name `issuers.<name>.url`, `.audiences`, `.projectId` (the portal's Zitadel
 ///   project: roles come from its claim only), `.clientIds` (the portal application's client ids), `.algorithms` (RS256),
 ///   `.leewaySeconds` (60), `.jwksUrl`, `.introspectionUrl`, `.introspection.clientId`,
@@ -47,8 +46,7 @@ public struct APIKeyConfiguration: Sendable, Equatable {
 ///   `.opaqueTokens.perAddressBurst` (20)
 /// - `apiKeys.names` (list); per name `apiKeys.<name>.sha256` (secret), `.tenants`, `.routes`
 /// - `zitadel.url` (default: the first issuer's url), `zitadel.pat` (secret) or `zitadel.keyFile` (service-account
-///   key JSON; with `--with-mock-idp` and neither set, the mock machine user's PAT from the seed),
-///   `zitadel.timeoutMs` (2000, per call including retries), `zitadel.retries` (1, reads only),
+///   key JSON), `zitadel.timeoutMs` (2000, per call including retries), `zitadel.retries` (1, reads only),
 ///   `zitadel.cacheSeconds` (10, provider lookups per user)
 /// - `mfa.policyFile` (`Config/mfa-policy.yaml`) or inline `mfa.roles.<role>.requirement|factors`,
 ///   `mfa.tenants.names` + `mfa.tenants.<orgId>.required|deniedFactors`; `mfa.setupUrlStyle` (`console` or
@@ -65,7 +63,6 @@ public struct GatewayConfiguration: Sendable {
     public var logFormat: LogFormat
     /// One `info` line per request (method, route template, status, duration, request id, problem code).
     public var accessLog: Bool = true
-    public var mockIdp: MockIdpSettings
     public var issuers: [IssuerConfiguration]
     public var validation: ValidationSettings
     public var apiKeys: [APIKeyConfiguration]
@@ -77,41 +74,19 @@ public struct GatewayConfiguration: Sendable {
 
     public enum LogFormat: String, Sendable { case text, json }
 
-    public struct MockIdpSettings: Sendable {
-        public var enabled: Bool
-        public var host: String
-        public var port: Int
-        public var seedFile: String?
-
-        public init(enabled: Bool = false, host: String = "127.0.0.1", port: Int = 8081, seedFile: String? = nil) {
-            self.enabled = enabled
-            self.host = host
-            self.port = port
-            self.seedFile = seedFile
-        }
-    }
-
     public init(
         host: String = "127.0.0.1", port: Int = 8080, logLevel: Logger.Level = .info, logFormat: LogFormat = .text,
-        mockIdp: MockIdpSettings = MockIdpSettings(), issuers: [IssuerConfiguration],
+        issuers: [IssuerConfiguration],
         validation: ValidationSettings = ValidationSettings(), apiKeys: [APIKeyConfiguration] = []
     ) {
         self.host = host
         self.port = port
         self.logLevel = logLevel
         self.logFormat = logFormat
-        self.mockIdp = mockIdp
         self.issuers = issuers
         self.validation = validation
         self.apiKeys = apiKeys
     }
-
-    /// The mock's project and API application, used when `--with-mock-idp` runs without configured issuers.
-    public static let mockProjectId = "300000000000000001"
-    /// The mock's AiDial Portal application (Mocks/seed.json): the client of every portal token.
-    public static let mockPortalClientId = "300000000000000002@aidial"
-    public static let mockIntrospectionClientId = "300000000000000003@aidial"
-    public static let mockIntrospectionSecret = "mock-gateway-introspection-secret"
 
     /// Reads and checks the configuration; any missing or invalid setting is a start-up error.
     public init(reader: ConfigReader) throws(ConfigurationError) {
@@ -128,25 +103,10 @@ public struct GatewayConfiguration: Sendable {
         }
         logFormat = format
         accessLog = reader.bool(forKey: "log.accessLog", default: true)
-        mockIdp = MockIdpSettings(
-            enabled: reader.bool(forKey: "mockIdp.enabled", default: false),
-            host: reader.string(forKey: "mockIdp.host", default: "127.0.0.1"),
-            port: reader.int(forKey: "mockIdp.port", default: 8081),
-            seedFile: reader.string(forKey: "mockIdp.seedFile"))
 
         var issuers: [IssuerConfiguration] = []
         for name in reader.stringArray(forKey: "issuers.names", default: []) {
             issuers.append(try Self.readIssuer(name: name, reader: reader.scoped(to: ConfigKey(["issuers", name]))))
-        }
-        if issuers.isEmpty && mockIdp.enabled {
-            // Embedded defaults: trust the in-process mock and nothing else.
-            let url = "http://\(mockIdp.host == "0.0.0.0" ? "127.0.0.1" : mockIdp.host):\(mockIdp.port)"
-            issuers.append(
-                IssuerConfiguration(
-                    name: "mock", issuer: url, audiences: [Self.mockProjectId], projectId: Self.mockProjectId,
-                    clientIds: [Self.mockPortalClientId], algorithms: [.rs256, .es256, .edDSA],
-                    introspection: .clientSecretBasic(
-                        clientId: Self.mockIntrospectionClientId, clientSecret: Self.mockIntrospectionSecret)))
         }
         guard !issuers.isEmpty else {
             throw ConfigurationError("no issuer configured: set issuers.names and issuers.<name>.url (or run with --with-mock-idp)")
@@ -179,7 +139,7 @@ public struct GatewayConfiguration: Sendable {
             keys.append(APIKeyConfiguration(name: name, sha256: hash, tenants: tenants, routes: Set(routes)))
         }
         apiKeys = keys
-        zitadel = try Self.readZitadel(reader: reader, mockIdp: mockIdp)
+        zitadel = try Self.readZitadel(reader: reader)
         mfa = try Self.readMFA(reader: reader)
         store = try Self.readStore(reader: reader)
         sms = try Self.readSMS(reader: reader)
@@ -304,9 +264,7 @@ public struct GatewayConfiguration: Sendable {
     public func redactedSummary() -> [String] {
         var lines = [
             "http.host = \(host)", "http.port = \(port)", "log.level = \(logLevel.rawValue)",
-            "log.format = \(logFormat.rawValue)", "log.accessLog = \(accessLog)", "mockIdp.enabled = \(mockIdp.enabled)",
-            "mockIdp.host = \(mockIdp.host)", "mockIdp.port = \(mockIdp.port)",
-            "mockIdp.seedFile = \(mockIdp.seedFile ?? "(default)")",
+            "log.format = \(logFormat.rawValue)", "log.accessLog = \(accessLog)",
             "issuers.names = \(issuers.map(\.name).joined(separator: ","))",
         ]
         for issuer in issuers {

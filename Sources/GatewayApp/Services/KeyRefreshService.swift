@@ -4,7 +4,6 @@ import GatewayStore
 import HTTPTypes
 import Hummingbird
 import Logging
-import MockZitadel
 import Prometheus
 import ServiceLifecycle
 import SessionValidation

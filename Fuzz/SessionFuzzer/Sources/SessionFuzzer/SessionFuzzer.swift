@@ -84,13 +84,13 @@ final class Rig: Sendable {
         let keysURL = try await Self.serveKeys(jwks, logger: quiet)
 
         var issuer = IssuerConfiguration(
-            name: "fuzz", issuer: issuer, audiences: [GatewayConfiguration.mockProjectId],
-            projectId: GatewayConfiguration.mockProjectId, clientIds: [GatewayConfiguration.mockPortalClientId],
+            name: "fuzz", issuer: issuer, audiences: [MockZitadelDefaults.projectId],
+            projectId: MockZitadelDefaults.projectId, clientIds: [MockZitadelDefaults.portalClientId],
             algorithms: [.es256],
             jwksURL: keysURL, introspectionURL: mockBase + "/oauth/v2/introspect",
             introspection: .clientSecretBasic(
-                clientId: GatewayConfiguration.mockIntrospectionClientId,
-                clientSecret: GatewayConfiguration.mockIntrospectionSecret))
+                clientId: MockZitadelDefaults.introspectionClientId,
+                clientSecret: MockZitadelDefaults.introspectionSecret))
         issuer.jwks.fetchTimeout = .seconds(2)
         // A small verified-token cache: every input is a new token, and the cache is not what is under test.
         var configuration = GatewayConfiguration(
@@ -158,11 +158,10 @@ final class Rig: Sendable {
 
     /// The mock gateway machine user's PAT from the seed the mock loaded.
     static func servicePAT() async throws -> String {
-        let seed = try Seed.load(
-            from: URL(fileURLWithPath: MockZitadelConfiguration.repositoryMocksDirectory).appendingPathComponent("seed.json").path)
-        guard let machine = seed.machineUsers.first(where: { $0.id == "300000000000000301" }),
-            let pat = machine.personalAccessTokens?.first?.token
-        else { throw RigError("the seed has no PAT for the gateway machine user") }
+        let seed = URL(fileURLWithPath: MockZitadelConfiguration.repositoryMocksDirectory).appendingPathComponent("seed.json").path
+        guard let pat = MockZitadelConfiguration(seedFile: seed).serviceUserPAT() else {
+            throw RigError("the seed has no PAT for the gateway machine user")
+        }
         return pat
     }
 
