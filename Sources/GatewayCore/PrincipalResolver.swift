@@ -21,6 +21,14 @@ public struct SessionClaims: Sendable, Equatable {
     }
 }
 
+/// Why a requested tenant was refused. Out of scope and nonexistent are one case: both must answer the same.
+public enum PrincipalResolutionFailure: Error, Sendable, Equatable {
+    /// `X-AiDial-Tenant` is not an organisation id.
+    case malformedTenant
+    /// The requested tenant is not in the caller's scope (or does not exist).
+    case tenantOutOfScope
+}
+
 /// Resolves the portal principal from verified claims and the requested tenant (`X-AiDial-Tenant`).
 ///
 /// Customers are single-tenant: only grants in their own organisation count. Partners are multi-tenant:
@@ -34,11 +42,11 @@ public enum PrincipalResolver {
     ///   resource-owner claim (never from `X-AiDial-Tenant`); the claim wins when present.
     public static func resolve(
         _ claims: SessionClaims, homeOrgId learnt: String? = nil, requestedTenant: String?
-    ) throws(GatewayProblem) -> Principal {
+    ) throws(PrincipalResolutionFailure) -> Principal {
         let homeOrgId = claims.resourceOwnerId ?? learnt
         if let requestedTenant {
             guard Self.isWellFormedOrgId(requestedTenant) else {
-                throw GatewayProblem(.invalidRequest, "X-AiDial-Tenant must be an organisation id.")
+                throw .malformedTenant
             }
         }
         let byOrg = claims.roles.portalRolesByOrg
@@ -56,7 +64,7 @@ public enum PrincipalResolver {
             if let requestedTenant {
                 guard let ref = scope.first(where: { $0.orgId == requestedTenant }),
                     let held = rolesByTenant[requestedTenant]?.max()
-                else { throw GatewayProblem.notFound() }
+                else { throw .tenantOutOfScope }
                 active = ref
                 role = held
             } else if scope.count == 1, let only = scope.first, let held = rolesByTenant[only.orgId]?.max() {
@@ -73,13 +81,13 @@ public enum PrincipalResolver {
         let homeOrg = homeOrgId
         guard let homeOrg, let roles = byOrg[homeOrg], let role = roles.max() else {
             // A valid session without a portal role: it may ask who it is, but it has no tenant in scope.
-            if requestedTenant != nil { throw GatewayProblem.notFound() }
+            if requestedTenant != nil { throw .tenantOutOfScope }
             return Principal(
                 subject: claims.subject, issuer: claims.issuer, kind: .client, homeOrgId: homeOrg, activeTenant: nil,
                 portalRole: nil, tenantScope: [], rolesByTenant: [:], sessionId: claims.sessionId)
         }
         if let requestedTenant, requestedTenant != homeOrg {
-            throw GatewayProblem.notFound()
+            throw .tenantOutOfScope
         }
         let ref = OrganisationRef(
             orgId: homeOrg, domain: claims.roles.domain(of: homeOrg) ?? claims.resourceOwnerDomain)

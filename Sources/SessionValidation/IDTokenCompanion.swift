@@ -16,8 +16,8 @@ public final class IDTokenCompanion: Sendable {
     public let authTime: Double?
     /// The ID token's `exp`, leeway included: the binding is refused after it.
     let expiresAt: Double
-    /// The session route's body for the access token with this companion (see `VerifiedToken.rendered`).
-    public let rendered = AtomicLazyReference<RenderedBody>()
+    /// The application's slot for the access token with this companion (see `TokenAttachment`).
+    public let attachment = TokenAttachment()
 
     init(key: TokenKey, accessKey: TokenKey, claims: TokenClaims, expiresAt: Double) {
         self.key = key

@@ -41,10 +41,9 @@ public final class VerifiedToken: Sendable {
     public let keyId: String?
     public let expiresAt: Double
     public let key: TokenKey
-    /// A response body the application renders from this token alone (the session route's), set by the first
-    /// request that presents the token and shared by the ones after it; it lives and goes with the cached
-    /// token. Holds no token material.
-    public let rendered = AtomicLazyReference<RenderedBody>()
+    /// The application's slot for one value of its own kept with this token while it is cached (see
+    /// `TokenAttachment`). Validation never reads it.
+    public let attachment = TokenAttachment()
     /// The first ID-token companion verified for this token (`SessionValidator.companion`): bound to it by
     /// `at_hash`, so it lives and goes with the cached token and is verified once.
     let companion = AtomicLazyReference<IDTokenCompanion>()
@@ -67,19 +66,10 @@ public final class VerifiedToken: Sendable {
     }
 }
 
-/// A response body rendered once from a verified token (see `VerifiedToken.rendered`). Plain bytes of exactly
-/// the body's size: a kept `ByteBuffer` cost about twice the memory per cached session (its storage object and
-/// allocator), more than the copy into each response costs in time.
-public final class RenderedBody: Sendable {
-    public let bytes: [UInt8]
-
-    /// Copies `bytes` into storage of exactly their size (a writer's buffer has room to spare).
-    public init(_ bytes: [UInt8]) {
-        self.bytes = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-            count = buffer.initialize(fromContentsOf: bytes)
-        }
-    }
-}
+/// One value the application keeps with a verified token (or ID-token companion) for as long as that stays
+/// cached, set once by the first request that computes it: for example something it derives from the token alone.
+/// Type-erased, so validation knows nothing of what the application keeps; read without a lock or a lookup.
+public typealias TokenAttachment = AtomicLazyReference<any AnyObject & Sendable>
 
 /// A negative-cache entry: why an opaque token was refused, and by which issuer when that is known.
 struct InactiveToken: Sendable {

@@ -86,4 +86,42 @@ import Testing
             #expect(Timestamp.rfc3339(seconds) == Date(timeIntervalSince1970: seconds.rounded(.down)).formatted(.iso8601), "\(seconds)")
         }
     }
+
+    @Test func parsesRFC3339AsRendered() throws {
+        for seconds in [0.0, 59, 951_782_400, 1_790_000_000, 253_402_300_799] {
+            let text = Timestamp.rfc3339(seconds)
+            #expect(Timestamp(rfc3339: text)?.seconds == seconds, "\(text)")
+        }
+        // Zitadel's protojson fractions, offsets and lower-case separators: the same instant, rendered in UTC.
+        #expect(Timestamp(rfc3339: "2025-08-20T09:15:02.123456789Z")?.rfc3339 == "2025-08-20T09:15:02Z")
+        #expect(Timestamp(rfc3339: "2025-08-20T19:15:02+10:00")?.rfc3339 == "2025-08-20T09:15:02Z")
+        #expect(Timestamp(rfc3339: "2025-08-20t09:15:02.5z")?.rfc3339 == "2025-08-20T09:15:02Z")
+        #expect(Timestamp(rfc3339: "2024-02-29T00:00:00-01:30")?.rfc3339 == "2024-02-29T01:30:00Z")
+        #expect(Timestamp(rfc3339: "2016-12-31T23:59:60Z")?.rfc3339 == "2016-12-31T23:59:59Z")
+        for text in [
+            "", "2025-08-20", "2025-08-20T09:15:02", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-08-20T24:00:00Z",
+            "2025-08-20T09:15:02.Z", "2025-08-20T09:15:02Z ", "1969-12-31T23:59:59Z", "2025-08-20T09:15:02+1000",
+            "+2025-08-20T09:15:02Z", "2025-08-20 09:15:02Z",
+        ] {
+            #expect(Timestamp(rfc3339: text) == nil, "\(text)")
+        }
+    }
+
+    /// Every rendered time, whatever its source, goes through the one encoder in the one format.
+    @Test func theEncoderRendersEveryTimeAlike() throws {
+        struct Times: Encodable {
+            var timestamp = Timestamp(1_790_000_000.75)
+            var date = Date(timeIntervalSince1970: 1_790_000_000.75)
+        }
+        let text = try APIResponseEncoder.text(Times())
+        #expect(text == #"{"date":"2026-09-21T14:13:20Z","timestamp":"2026-09-21T14:13:20Z"}"#)
+    }
+}
+
+/// The API's one time format: RFC 3339, UTC, whole seconds.
+enum APITime {
+    static func isWellFormed(_ value: Any?) -> Bool {
+        guard let text = value as? String else { return false }
+        return text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/) != nil
+    }
 }

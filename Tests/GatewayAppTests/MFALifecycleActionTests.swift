@@ -175,6 +175,12 @@ import Testing
             let fresh = second.snapshot
             #expect(fresh["marker"] as? String == first.snapshot["marker"] as? String)
             #expect(fresh["recoveryCodeReminder"] as? String == "none")
+            // The one problem renderer: RFC 9457 members, then the snapshot; its marker is the entity tag.
+            #expect(second.json["status"] as? Int == 409)
+            #expect(second.json["type"] as? String == "https://aidial.example/problems/stale_marker")
+            #expect(second.json["title"] as? String == "Stale lifecycle marker")
+            #expect(second.headers[.eTag] == "\"\(fresh["marker"] as? String ?? "")\"")
+            #expect(second.headers[.cacheControl] == "no-store")
             // Retrying with the fresh marker works.
             let retried = try await client.act(token, "open_mfa_management_to_disable", marker: fresh["marker"] as? String)
             #expect(retried.status == .ok)

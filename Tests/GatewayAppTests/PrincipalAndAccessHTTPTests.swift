@@ -177,8 +177,15 @@ import Testing
 
             // No refresh loop runs under the router test: keys load on first use.
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .serviceUnavailable)
-            #expect(try await client.session(try await admin.token(Seeded.aliceClientAdmin)).status == .ok)
-            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let session = try await client.session(try await admin.token(Seeded.aliceClientAdmin))
+            #expect(session.status == .ok)
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(ready.status == .ok)
+            // One response path: the hand-written session body and the encoded ones carry the same headers.
+            for response in [session, ready] {
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(response.headers[.cacheControl] == "no-store")
+            }
 
             let spec = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(spec.status == .ok)
@@ -189,6 +196,9 @@ import Testing
             #expect(unknown.headers[.contentType] == "application/problem+json")
             #expect(unknown.headers[.xRequestId] == "trace-123")
             for key in ["type", "title", "status", "detail", "code"] { #expect(unknown.json[key] != nil, "\(key)") }
+            #expect(unknown.json["requestId"] as? String == "trace-123")
+            // The one encoder: the problem type's URL is written as it is, slashes unescaped.
+            #expect(String(buffer: unknown.body).contains("\"https://aidial.example/problems/"))
 
             let generated = try await client.execute(uri: "/healthz", method: .get)
             #expect((generated.headers[.xRequestId] ?? "").count >= 16)

@@ -339,6 +339,8 @@ extension MockAdmin {
             let text = String(decoding: try JSONSerialization.data(withJSONObject: events), as: UTF8.self)
             #expect(!text.contains("570016") && !text.contains("570 016") && !text.contains("WRONG1"))
             #expect((events.first?["metadata"] as? [String: Any])?["phone"] as? String == "+61 4•• ••• 016")
+            // The API's one time format, as every other route (the audit trail once wrote fractional seconds).
+            #expect(events.allSatisfy { APITime.isWellFormed($0["time"]) })
             // Another tenant is out of this key's scope: 404, as for a tenant that does not exist.
             let other = try await client.execute(
                 uri: "/v1/audit-events", method: .get, headers: [.init("X-API-Key")!: key, .init("X-AiDial-Tenant")!: Seeded.banksia])

@@ -26,7 +26,9 @@ import Testing
             let current = try #require(rows.first { $0["id"] as? String == laptop.sessionId })
             #expect(current["current"] as? Bool == true)
             #expect(current["factors"] as? [String] == ["password", "totp"])
-            #expect(current["createdAt"] is String)
+            // Zitadel's protojson times (fractional seconds) in the API's one format.
+            #expect(APITime.isWellFormed(current["createdAt"]))
+            #expect(APITime.isWellFormed(current["lastChangedAt"]))
             #expect(current["userAgent"] as? String == "minted by /mock/admin/tokens")
             #expect(rows.first { $0["id"] as? String == phone.sessionId }?["current"] as? Bool == false)
             #expect(!String(buffer: listed.body).contains(laptop.token))

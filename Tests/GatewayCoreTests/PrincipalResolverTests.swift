@@ -30,7 +30,7 @@ import Testing
         let unknown = try PrincipalResolver.resolve(claims(grants, owner: nil), requestedTenant: nil)
         #expect(unknown.homeOrgId == nil)
         #expect(unknown.portalRole == nil)
-        #expect(throws: GatewayProblem.notFound()) {
+        #expect(throws: PrincipalResolutionFailure.tenantOutOfScope) {
             try PrincipalResolver.resolve(claims(grants, owner: nil), requestedTenant: banksia)
         }
         let learnt = try PrincipalResolver.resolve(claims(grants, owner: nil), homeOrgId: acacia, requestedTenant: nil)
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func customerAskingForAnotherTenantGetsNotFound() {
-        #expect(throws: GatewayProblem.notFound()) {
+        #expect(throws: PrincipalResolutionFailure.tenantOutOfScope) {
             try PrincipalResolver.resolve(claims(["client_admin": [acacia: "a"]], owner: acacia), requestedTenant: banksia)
         }
     }
@@ -76,10 +76,10 @@ import Testing
 
     @Test func partnerOutsideScopeAndOwnOrgAreNotFound() {
         let grants = ["partner_user": [acacia: "a"]]
-        #expect(throws: GatewayProblem.notFound()) {
+        #expect(throws: PrincipalResolutionFailure.tenantOutOfScope) {
             try PrincipalResolver.resolve(claims(grants, owner: coral), requestedTenant: banksia)
         }
-        #expect(throws: GatewayProblem.notFound()) {
+        #expect(throws: PrincipalResolutionFailure.tenantOutOfScope) {
             try PrincipalResolver.resolve(claims(grants, owner: coral), requestedTenant: coral)
         }
     }
@@ -96,18 +96,15 @@ import Testing
         #expect(principal.portalRole == nil)
         #expect(principal.tenantScope.isEmpty)
         #expect(principal.activeTenant == nil)
-        #expect(throws: GatewayProblem.notFound()) {
+        #expect(throws: PrincipalResolutionFailure.tenantOutOfScope) {
             try PrincipalResolver.resolve(claims([:], owner: acacia), requestedTenant: acacia)
         }
     }
 
     @Test(arguments: ["", "300000000000000101; drop", String(repeating: "9", count: 65), "../x", "a b"])
-    func malformedTenantHeaderIsInvalidRequest(value: String) {
-        do {
-            _ = try PrincipalResolver.resolve(claims(["client_admin": [acacia: "a"]], owner: acacia), requestedTenant: value)
-            Issue.record("expected a refusal")
-        } catch {
-            #expect(error.code == .invalidRequest)
+    func malformedTenantHeaderIsRefused(value: String) {
+        #expect(throws: PrincipalResolutionFailure.malformedTenant) {
+            try PrincipalResolver.resolve(claims(["client_admin": [acacia: "a"]], owner: acacia), requestedTenant: value)
         }
     }
 

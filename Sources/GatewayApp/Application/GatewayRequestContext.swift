@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
@@ -27,6 +28,11 @@ public struct GatewayRequestContext: RequestContext {
 
     /// Small bodies only: every request this gateway takes is a few hundred bytes.
     public var maxUploadSize: Int { 64 * 1024 }
+
+    /// Every DTO a handler returns is encoded by the API's one encoder.
+    public var responseEncoder: APIResponseEncoder { APIResponseEncoder() }
+
+    public var requestDecoder: JSONDecoder { APIResponseEncoder.decoder }
 }
 
 /// How the gateway knows the caller's Zitadel session, said in every answer that depends on it: Zitadel's access

@@ -51,7 +51,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
 
         guard !authorization.isEmpty else {
-            throw ValidationFailure.missing.problem
+            throw GatewayProblem(ValidationFailure.missing)
         }
         guard authorization.count == 1, let token = Self.bearerToken(authorization[0]) else {
             throw GatewayProblem(.invalidToken, "Use the Bearer scheme: `Authorization: Bearer <token>`.")
@@ -64,7 +64,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 verified = try await validator.validate(token, callerAddress: callerAddress(request))
             } catch {
                 context.logger.info("Token refused", metadata: ["reason": "\(error.rawValue)"])
-                throw error.problem
+                throw GatewayProblem(error)
             }
         }
         var companion: IDTokenCompanion?
@@ -100,7 +100,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } catch {
             context.logger.info("ID-token companion refused", metadata: ["reason": "\(error.rawValue)"])
             switch error {
-            case .revoked, .revocationListUnavailable, .keysUnavailable: throw error.problem
+            case .revoked, .revocationListUnavailable, .keysUnavailable: throw GatewayProblem(error)
             default:
                 throw GatewayProblem(.invalidIDToken, "The X-AiDial-ID-Token companion is not valid: \(error.explanation).")
             }

@@ -1,12 +1,12 @@
-import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
 import Logging
-import NIOCore
-import Synchronization
+import SessionValidation
 
-/// Turns every error into a problem response: nothing escapes as a bare 500 or an internal message.
+/// Turns every error into a problem response through `ProblemRenderer`: the application's problems, the lower
+/// layers' typed failures (mapped in `Problem+Failures.swift`) and Hummingbird's HTTP errors. Nothing escapes as a
+/// bare 500 or an internal message.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     var routes: RouteMethodTable?
 
@@ -23,19 +23,23 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         let requestId = (context as? GatewayRequestContext)?.requestId
         switch error {
         case let problem as GatewayProblem:
-            return ProblemResponse.make(problem, requestId: requestId)
+            return ProblemRenderer.response(problem, requestId: requestId)
+        case let failure as ValidationFailure:
+            return ProblemRenderer.response(GatewayProblem(failure), requestId: requestId)
+        case let failure as PrincipalResolutionFailure:
+            return ProblemRenderer.response(GatewayProblem(failure), requestId: requestId)
         case let error as any HTTPResponseError:
             if error.status == .notFound, let allowed = routes?.methods(for: request.uri.path),
                 !allowed.contains(request.method.rawValue)
             {
-                var response = ProblemResponse.make(Self.problem(for: .methodNotAllowed), requestId: requestId)
+                var response = ProblemRenderer.response(Self.problem(for: .methodNotAllowed), requestId: requestId)
                 response.headers[.allow] = allowed.sorted().joined(separator: ", ")
                 return response
             }
-            return ProblemResponse.make(Self.problem(for: error.status), requestId: requestId)
+            return ProblemRenderer.response(Self.problem(for: error.status), requestId: requestId)
         default:
             context.logger.error("Unhandled error", metadata: ["error_type": "\(type(of: error))"])
-            return ProblemResponse.make(GatewayProblem(.internalError, "The request could not be processed."), requestId: requestId)
+            return ProblemRenderer.response(GatewayProblem(.internalError, "The request could not be processed."), requestId: requestId)
         }
     }
 

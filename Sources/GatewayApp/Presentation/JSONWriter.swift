@@ -1,8 +1,9 @@
 import Hummingbird
 import NIOCore
 
-/// A small, allocation-light JSON writer for the hottest responses (`/v1/session` runs on every portal request;
-/// Foundation's `JSONEncoder` costs more there than validating a cached token).
+/// A small, allocation-light JSON writer for `/v1/session`, the one response not encoded by `APIResponseEncoder`:
+/// it runs on every portal request, and Foundation's `JSONEncoder` costs more there than validating a cached token
+/// (README, Performance). Its output follows the encoder's conventions (nil members omitted, times as `Timestamp`).
 ///
 /// Writes into one byte array, copied once into the response's buffer. Keys are written in call order; strings
 /// are escaped per RFC 8259, and a string that needs no escaping (nearly all of them) is copied in one go.
@@ -115,10 +116,8 @@ struct JSONWriter {
         Self.response(bytes, status: status)
     }
 
-    /// A JSON response carrying `body`.
+    /// A JSON response carrying `body`, with the same headers as every encoded answer.
     static func response(_ body: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        Response(status: status, headers: APIResponseEncoder.headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
-
-    private static let headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
 }

@@ -1,9 +1,6 @@
-import Foundation
 import GatewayCore
 import GatewayStore
-import HTTPTypes
 import Hummingbird
-import NIOCore
 import ServiceLifecycle
 
 /// `GET /v1/audit-events`: a tenant's audit trail for trusted integrations (API key), oldest first, cursor paged.
@@ -14,7 +11,7 @@ struct AuditController {
         group.get("/audit-events", use: list)
     }
 
-    struct PageDTO: Encodable {
+    struct PageDTO: ResponseEncodable {
         var events: [EventDTO]
         var nextCursor: String?
 
@@ -29,7 +26,7 @@ struct AuditController {
 
     struct EventDTO: Encodable {
         var id: String
-        var time: String
+        var time: Timestamp
         var tenant: String
         var actor: String
         var session: String?
@@ -39,7 +36,7 @@ struct AuditController {
         var requestId: String?
     }
 
-    @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> PageDTO {
         guard case .integration(_, let tenant) = context.identity else {
             throw GatewayProblem(.forbidden, "The audit trail is for trusted integrations (X-API-Key).")
         }
@@ -61,19 +58,12 @@ struct AuditController {
         } catch {
             throw GatewayProblem(.storeUnavailable, "The audit trail is unavailable; retry shortly.", retryAfter: 2)
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let dto = PageDTO(
+        return PageDTO(
             events: page.events.map {
                 EventDTO(
-                    id: $0.id, time: formatter.string(from: Date(timeIntervalSince1970: $0.time)), tenant: $0.tenant,
+                    id: $0.id, time: Timestamp($0.time), tenant: $0.tenant,
                     actor: $0.actor, session: $0.session, action: $0.action, outcome: $0.outcome, metadata: $0.metadata,
                     requestId: $0.requestId)
             }, nextCursor: page.nextCursor)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(
-            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(dto))))
     }
 }

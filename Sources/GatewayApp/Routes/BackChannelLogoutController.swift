@@ -4,7 +4,6 @@ import GatewayStore
 import HTTPTypes
 import Hummingbird
 import Logging
-import NIOCore
 import SessionValidation
 
 /// `POST /v1/backchannel-logout`: OIDC Back-Channel Logout 1.0. Zitadel posts a form-encoded `logout_token`
@@ -28,12 +27,12 @@ struct BackChannelLogoutController {
     @Sendable func logout(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
         guard contentType?.lowercased() == "application/x-www-form-urlencoded" else {
-            return Self.error(.badRequest, "invalid_request", "Send the logout_token as application/x-www-form-urlencoded.")
+            return try Self.error(.badRequest, "invalid_request", "Send the logout_token as application/x-www-form-urlencoded.")
         }
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let form = FormBody(String(buffer: body))
         guard let values = form.values["logout_token"], values.count == 1, let logoutToken = values.first else {
-            return Self.error(.badRequest, "invalid_request", "Send exactly one logout_token.")
+            return try Self.error(.badRequest, "invalid_request", "Send exactly one logout_token.")
         }
         let token: LogoutToken
         do {
@@ -41,9 +40,9 @@ struct BackChannelLogoutController {
         } catch {
             logger.info("Logout token refused", metadata: ["reason": "\(error.rawValue)"])
             if error == .keysUnavailable {
-                return Self.error(.serviceUnavailable, "temporarily_unavailable", "The issuer's signing keys are unavailable.")
+                return try Self.error(.serviceUnavailable, "temporarily_unavailable", "The issuer's signing keys are unavailable.")
             }
-            return Self.error(.badRequest, "invalid_request", "The logout token is not valid: \(error.explanation).")
+            return try Self.error(.badRequest, "invalid_request", "The logout token is not valid: \(error.explanation).")
         }
         let retention = Date().timeIntervalSince1970 + Double(settings.revocationRetention.components.seconds)
         let revocation: SessionRevocation
@@ -60,11 +59,12 @@ struct BackChannelLogoutController {
                 tokenId: token.tokenId, issuer: token.issuerName, expiresAt: token.expiresAt, revocation: revocation)
         } catch {
             logger.error("Back-channel logout could not be recorded", metadata: ["error_type": "\(type(of: error))"])
-            return Self.error(.serviceUnavailable, "temporarily_unavailable", "The logout could not be recorded; retry.")
+            return try Self.error(.serviceUnavailable, "temporarily_unavailable", "The logout could not be recorded; retry.")
         }
         guard let stored else {
             logger.info("Logout token refused", metadata: ["reason": "\(ValidationFailure.replayed.rawValue)"])
-            return Self.error(.badRequest, "invalid_request", "The logout token is not valid: \(ValidationFailure.replayed.explanation).")
+            return try Self.error(
+                .badRequest, "invalid_request", "The logout token is not valid: \(ValidationFailure.replayed.explanation).")
         }
         revocations.note(stored)
         var metadata = ["issuer": token.issuerName, "scope": stored.scope.rawValue]
@@ -80,18 +80,19 @@ struct BackChannelLogoutController {
         return Response(status: .ok, headers: [.cacheControl: "no-store"])
     }
 
-    /// OIDC Back-Channel Logout 1.0 2.8: an OAuth-style JSON error, never cached.
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ description: String) -> Response {
-        var json = JSONWriter()
-        json.object { json in
-            json.key("error")
-            json.string(code)
-            json.key("error_description")
-            json.string(description)
+    /// OIDC Back-Channel Logout 1.0 2.8: an OAuth-style JSON error (RFC 6749 5.2), never cached.
+    struct OAuthErrorDTO: Encodable {
+        var error: String
+        var errorDescription: String
+
+        enum CodingKeys: String, CodingKey {
+            case error
+            case errorDescription = "error_description"
         }
-        return Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ description: String) throws -> Response {
+        try APIResponseEncoder.response(OAuthErrorDTO(error: code, errorDescription: description), status: status)
     }
 }
 

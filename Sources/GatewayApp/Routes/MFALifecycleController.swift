@@ -17,10 +17,10 @@ struct MFALifecycleController {
         group.post("/portal-mfa-lifecycle/actions", use: action)
     }
 
-    @Sendable func snapshot(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    @Sendable func snapshot(_ request: Request, context: GatewayRequestContext) async throws -> EditedResponse<SnapshotDTO> {
         let caller = try LifecycleCaller(identity: context.identity)
         let snapshot = try await service.snapshot(for: caller)
-        return try Self.json(SnapshotDTO(snapshot), status: .ok, marker: snapshot.decision.marker)
+        return EditedResponse(headers: Self.eTag(snapshot), response: SnapshotDTO(snapshot))
     }
 
     struct ActionRequest: Decodable {
@@ -28,7 +28,7 @@ struct MFALifecycleController {
         var marker: String?
     }
 
-    struct ActionResponseDTO: Encodable {
+    struct ActionResponseDTO: ResponseEncodable {
         var action: String
         var url: String?
         var snapshot: SnapshotDTO
@@ -62,48 +62,33 @@ struct MFALifecycleController {
         do {
             let (snapshot, url) = try await service.perform(
                 action, marker: body.marker, caller: caller, requestId: context.requestId)
-            return try Self.json(
-                ActionResponseDTO(action: action.rawValue, url: url, snapshot: SnapshotDTO(snapshot)), status: .ok,
-                marker: snapshot.decision.marker)
+            return try EditedResponse(
+                headers: Self.eTag(snapshot),
+                response: ActionResponseDTO(action: action.rawValue, url: url, snapshot: SnapshotDTO(snapshot))
+            ).response(from: request, context: context)
         } catch let stale as StaleMarker {
-            return try Self.staleMarker(stale.snapshot, requestId: context.requestId)
+            return Self.staleMarker(stale.snapshot, requestId: context.requestId)
         }
     }
 
-    static func json(_ value: some Encodable, status: HTTPResponse.Status, marker: String?) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(value)
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-        if let marker { headers[.eTag] = "\"\(marker)\"" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    /// The snapshot's marker, also its entity tag.
+    static func eTag(_ snapshot: LifecycleSnapshot) -> HTTPFields {
+        [.eTag: "\"\(snapshot.decision.marker)\""]
     }
 
     /// 409 `stale_marker`: the problem document carries the fresh snapshot, so the portal can re-render at once.
-    static func staleMarker(_ snapshot: LifecycleSnapshot, requestId: String?) throws -> Response {
-        struct Body: Encodable {
-            var type: String
-            var title: String
-            var status: Int
-            var detail: String
-            var code: String
-            var requestId: String?
-            var snapshot: SnapshotDTO
-        }
-        let code = ProblemCode.staleMarker
-        RequestLogContext.current?.problemCode = code.rawValue
-        let body = Body(
-            type: "https://aidial.example/problems/\(code.rawValue)", title: code.title, status: code.status,
-            detail: "The lifecycle changed since this marker was issued; review the fresh snapshot and retry.",
-            code: code.rawValue, requestId: requestId, snapshot: SnapshotDTO(snapshot))
-        var response = try json(body, status: .conflict, marker: snapshot.decision.marker)
-        response.headers[.contentType] = "application/problem+json"
+    static func staleMarker(_ snapshot: LifecycleSnapshot, requestId: String?) -> Response {
+        struct Members: Encodable { var snapshot: SnapshotDTO }
+        let problem = GatewayProblem(
+            .staleMarker, "The lifecycle changed since this marker was issued; review the fresh snapshot and retry.")
+        var response = ProblemRenderer.response(problem, requestId: requestId, members: Members(snapshot: SnapshotDTO(snapshot)))
+        response.headers.append(contentsOf: eTag(snapshot))
         return response
     }
 }
 
 /// The snapshot as the portal reads it; nullable fields are sent as `null`, never omitted.
-struct SnapshotDTO: Encodable {
+struct SnapshotDTO: ResponseEncodable {
     var displayName: String?
     var email: String?
     var emailVerified: Bool?
@@ -122,7 +107,7 @@ struct SnapshotDTO: Encodable {
     var sessionBinding: String
     var availableActions: [ActionDTO]
     var marker: String
-    var refreshedAt: String
+    var refreshedAt: Timestamp
     var mfaCompliant: Bool
 
     struct FactorDTO: Encodable {
@@ -130,7 +115,7 @@ struct SnapshotDTO: Encodable {
         var id: String?
         var kind: String?
         var deviceLabel: String?
-        var lastUsedAt: String?
+        var lastUsedAt: Timestamp?
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -168,7 +153,9 @@ struct SnapshotDTO: Encodable {
         policySource = decision.policy.source.rawValue
         allowedFactors = decision.policy.allowedFactors.map(\.rawValue)
         enrolledFactors = snapshot.provider.enrolledFactors?.map {
-            FactorDTO(factor: $0.factor.rawValue, id: $0.id, kind: $0.kind, deviceLabel: $0.label, lastUsedAt: $0.lastUsedAt)
+            FactorDTO(
+                factor: $0.factor.rawValue, id: $0.id, kind: $0.kind, deviceLabel: $0.label,
+                lastUsedAt: $0.lastUsedAt.flatMap(Timestamp.init(rfc3339:)))
         }
         enrollment = decision.enrollment.rawValue
         challenge = decision.challenge.rawValue
@@ -178,7 +165,7 @@ struct SnapshotDTO: Encodable {
         sessionBinding = snapshot.sessionBinding.rawValue
         availableActions = decision.actions.map { ActionDTO(action: $0.action.rawValue, url: $0.url) }
         marker = decision.marker
-        refreshedAt = snapshot.refreshedAt.formatted(.iso8601)
+        refreshedAt = Timestamp(snapshot.refreshedAt)
         mfaCompliant = decision.mfaCompliant
     }
 

@@ -23,13 +23,7 @@ struct OpsController {
         }
         router.get("/readyz") { _, _ in
             let readiness = Readiness(ready: validator.isReady, issuers: validator.status)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let data = (try? encoder.encode(readiness)) ?? Data()
-            return Response(
-                status: readiness.ready ? .ok : .serviceUnavailable,
-                headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return EditedResponse(status: readiness.ready ? .ok : .serviceUnavailable, response: readiness)
         }
         router.get("/metrics") { _, _ in
             var buffer: [UInt8] = []

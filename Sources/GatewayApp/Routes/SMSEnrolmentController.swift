@@ -75,12 +75,9 @@ struct SMSEnrolmentController {
     }
 
     static func response(_ answer: EnrolmentAnswer) -> Response {
-        if answer.status >= 400 { RequestLogContext.current?.problemCode = ProblemResponse.code(inBody: answer.body) }
-        var headers: HTTPFields = [.cacheControl: "no-store"]
-        headers[.contentType] = answer.status >= 400 ? "application/problem+json" : "application/json"
-        if answer.replayed { headers[.idempotentReplayed] = "true" }
-        if let location = answer.location { headers[.location] = location }
-        return Response(
-            status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+        var response = ProblemRenderer.stored(status: answer.status, body: answer.body)
+        if answer.replayed { response.headers[.idempotentReplayed] = "true" }
+        if let location = answer.location { response.headers[.location] = location }
+        return response
     }
 }

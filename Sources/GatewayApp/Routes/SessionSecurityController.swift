@@ -1,8 +1,6 @@
-import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
-import NIOCore
 
 /// Session management, sign-out and administrator revocation (`openapi.yaml`, tag `sessions`).
 struct SessionSecurityController {
@@ -16,15 +14,16 @@ struct SessionSecurityController {
         group.post("/session/end", use: signOut)
     }
 
-    @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    /// `sessionBinding` `none`: the current session is unknown, so no entry is marked `current`.
+    struct SessionListDTO: ResponseEncodable {
+        var sessions: [SessionView]
+        var sessionBinding: String
+    }
+
+    @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> SessionListDTO {
         let caller = try SessionSecurityService.Caller(identity: context.identity, requestId: context.requestId)
-        /// `sessionBinding` `none`: the current session is unknown, so no entry is marked `current`.
-        struct Body: Encodable {
-            var sessions: [SessionView]
-            var sessionBinding: String
-        }
         let sessions = try await service.listSessions(caller)
-        return try Self.json(Body(sessions: sessions, sessionBinding: caller.sessionBinding.rawValue), status: .ok)
+        return SessionListDTO(sessions: sessions, sessionBinding: caller.sessionBinding.rawValue)
     }
 
     @Sendable func end(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -34,28 +33,23 @@ struct SessionSecurityController {
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
-    @Sendable func revokeAll(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    @Sendable func revokeAll(_ request: Request, context: GatewayRequestContext) async throws -> RevocationResult {
         let caller = try SessionSecurityService.Caller(identity: context.identity, requestId: context.requestId)
-        return try Self.json(try await service.revokeAll(caller), status: .ok)
+        return try await service.revokeAll(caller)
     }
 
-    @Sendable func adminRevoke(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    @Sendable func adminRevoke(_ request: Request, context: GatewayRequestContext) async throws -> RevocationResult {
         let caller = try SessionSecurityService.Caller(identity: context.identity, requestId: context.requestId)
         let orgId = try context.parameters.require("orgId")
         let userId = try context.parameters.require("userId")
-        return try Self.json(try await service.adminRevoke(orgId: orgId, userId: userId, caller: caller), status: .ok)
+        return try await service.adminRevoke(orgId: orgId, userId: userId, caller: caller)
     }
 
-    @Sendable func signOut(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    @Sendable func signOut(_ request: Request, context: GatewayRequestContext) async throws -> SignOutResult {
         let caller = try SessionSecurityService.Caller(identity: context.identity, requestId: context.requestId)
-        return try Self.json(try await service.signOut(caller), status: .ok)
-    }
-
-    static func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return try await service.signOut(caller)
     }
 }
+
+extension RevocationResult: ResponseEncodable {}
+extension SignOutResult: ResponseEncodable {}

@@ -177,7 +177,7 @@ struct SMSEnrolmentService: Sendable {
         case .failed:
             problem = Self.closedProblem(enrolment)
         }
-        let stored = StoredResponse(status: problem.status, body: ProblemResponse.body(problem, requestId: requestId))
+        let stored = StoredResponse(status: problem.status, body: ProblemRenderer.body(problem, requestId: requestId))
         do { try await store.finishIdempotencyKey(.complete(scope, stored)) } catch { throw Self.storeUnavailable(error, logger) }
         throw problem
     }
@@ -383,7 +383,7 @@ struct SMSEnrolmentService: Sendable {
         failed.state = .failed
         failed.leaseUntil = nil
         failed.failure = problem.code.rawValue
-        let body = ProblemResponse.body(problem, requestId: requestId)
+        let body = ProblemRenderer.body(problem, requestId: requestId)
         let completion: IdempotencyCompletion =
             release ? .release(scope) : .complete(scope, StoredResponse(status: problem.status, body: body))
         var details = metadata(enrolment)
@@ -758,10 +758,8 @@ struct SMSEnrolmentService: Sendable {
 
     func render(_ enrolment: SMSEnrolment, status: Int, now: Double) throws -> EnrolmentAnswer {
         let body = EnrolmentDTO(enrolment, limits: settings.limits, now: now)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let json = String(decoding: try encoder.encode(body), as: UTF8.self)
-        return EnrolmentAnswer(status: status, body: json, location: status == 201 ? "\(Self.basePath)/\(enrolment.id)" : nil)
+        return EnrolmentAnswer(
+            status: status, body: try APIResponseEncoder.text(body), location: status == 201 ? "\(Self.basePath)/\(enrolment.id)" : nil)
     }
 
     static func validatedKey(_ key: String?) throws -> String {

@@ -8,9 +8,9 @@ import ZitadelClient
 /// A Zitadel session as the portal lists it.
 struct SessionView: Sendable, Encodable {
     var id: String
-    var createdAt: String?
-    var lastChangedAt: String?
-    var expiresAt: String?
+    var createdAt: Timestamp?
+    var lastChangedAt: Timestamp?
+    var expiresAt: Timestamp?
     var userAgent: String?
     var factors: [String]
     var current: Bool
@@ -30,9 +30,10 @@ struct SessionView: Sendable, Encodable {
 
     init(_ session: ZitadelSession, currentId: String?) {
         id = session.id ?? ""
-        createdAt = session.creationDate
-        lastChangedAt = session.changeDate
-        expiresAt = session.expirationDate
+        // Zitadel's times (protojson, up to nanoseconds) in the API's one format.
+        createdAt = session.creationDate.flatMap(Timestamp.init(rfc3339:))
+        lastChangedAt = session.changeDate.flatMap(Timestamp.init(rfc3339:))
+        expiresAt = session.expirationDate.flatMap(Timestamp.init(rfc3339:))
         userAgent = session.userAgent?.description.flatMap { $0.isEmpty ? nil : $0 }
         let factors = session.factors
         var names: [String] = []
@@ -53,8 +54,8 @@ struct SessionView: Sendable, Encodable {
 /// The outcome of revoking a user's sessions.
 struct RevocationResult: Sendable, Encodable {
     var userId: String
-    /// Tokens issued before this time (RFC 3339, the store's clock) are refused.
-    var notBefore: String
+    /// Tokens issued before this time (the store's clock) are refused.
+    var notBefore: Timestamp
     var sessionsEnded: Int
 }
 
@@ -222,7 +223,7 @@ struct SessionSecurityService: Sendable {
         metadata["sessions_ended"] = String(ended)
         await audit(caller, action, "ok", tenant: tenant, metadata)
         return RevocationResult(
-            userId: userId, notBefore: Timestamp.rfc3339(stored.revokedAt), sessionsEnded: ended)
+            userId: userId, notBefore: Timestamp(stored.revokedAt), sessionsEnded: ended)
     }
 
     // MARK: Sign-out

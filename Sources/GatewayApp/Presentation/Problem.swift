@@ -1,7 +1,11 @@
-/// A stable, machine-readable error code carried in every problem response (`code`).
+import GatewayCore
+
+/// A stable, machine-readable error code carried in every problem response (`code`), with the HTTP status and
+/// title it is always served with: the gateway's problem vocabulary, kept here so the layers below answer with
+/// typed failures and only the application speaks HTTP.
 ///
 /// Codes are part of the HTTP contract (`openapi.yaml`): never rename one.
-public enum ProblemCode: String, Sendable, CaseIterable, Codable {
+enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case missingToken = "missing_token"
     case invalidToken = "invalid_token"
     case tokenExpired = "token_expired"
@@ -40,7 +44,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case homeOrganisationUnknown = "home_organisation_unknown"
 
     /// The HTTP status this code is always served with.
-    public var status: Int {
+    var status: Int {
         switch self {
         case .missingToken, .invalidToken, .tokenExpired, .revokedToken, .invalidAPIKey, .invalidIDToken: 401
         case .invalidRequest, .apiKeyFromBrowser, .idempotencyKeyMissing, .callerAddressRequired: 400
@@ -61,7 +65,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     }
 
     /// A short, human-readable summary (RFC 9457 `title`): the same for every occurrence.
-    public var title: String {
+    var title: String {
         switch self {
         case .missingToken: "Bearer token required"
         case .invalidToken: "Invalid bearer token"
@@ -106,24 +110,24 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
 /// An error the gateway reports to its caller as an RFC 9457 problem.
 ///
 /// `detail` is written for the caller: it never carries tokens, secrets or internals.
-public struct GatewayProblem: Error, Sendable, Equatable {
-    public var code: ProblemCode
-    public var detail: String
+struct GatewayProblem: Error, Sendable, Equatable {
+    var code: ProblemCode
+    var detail: String
     /// Seconds after which a retry may succeed (`Retry-After`), when known.
-    public var retryAfter: Int?
+    var retryAfter: Int?
     /// The bucket that refused, for the RateLimit headers of a 429.
-    public var rateLimit: RateLimitRefusal?
+    var rateLimit: RateLimitRefusal?
 
-    public init(_ code: ProblemCode, _ detail: String, retryAfter: Int? = nil) {
+    init(_ code: ProblemCode, _ detail: String, retryAfter: Int? = nil) {
         self.code = code
         self.detail = detail
         self.retryAfter = retryAfter
     }
 
-    public var status: Int { code.status }
+    var status: Int { code.status }
 
     /// The resource is absent or outside the caller's scope: both answer the same.
-    public static func notFound() -> GatewayProblem {
+    static func notFound() -> GatewayProblem {
         GatewayProblem(.notFound, "The requested resource does not exist.")
     }
 }
