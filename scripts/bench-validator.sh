@@ -6,7 +6,7 @@
 # Then Zitadel-shaped sessions from the built-in mock (`serve --with-mock-idp`, cache too small to hit):
 # access tokens with their ID-token companion (two signatures per new pair; one pair repeated), and access
 # tokens alone (no `amr` in the token, so each new token is introspected once at the mock), each against the
-# anchor's distinct RS256 figure of the same run. Skip these passes with PAIRS=0.
+# anchor's distinct RS256 figure of the same run. Skip these passes with PAIRS=0; PAIRS_ONLY=1 runs only them.
 # Usage: scripts/bench-validator.sh [SECONDS_PER_CASE] [REPEATS]     (loopback only; bounded by wrk -d)
 # GATEWAY_BINS="label=/path/to/zitadel-gateway ..." measures several builds in the same run (default: this
 # checkout's release build); each binary needs its resource bundle beside it, as `swift build` leaves it.
@@ -129,8 +129,10 @@ summarize_mock() { # $1: anchor output, $2: gateway output
 
 for entry in $GATEWAY_BINS; do
   label=${entry%%=*} bin=${entry#*=}
-  run_gateway "$label, verified-token cache on" "$bin"
-  run_gateway "$label, cache too small to hit" "$bin" ZITADEL_GATEWAY_VALIDATION_CACHE_CAPACITY=16
+  if [ "${PAIRS_ONLY:-0}" != 1 ]; then
+    run_gateway "$label, verified-token cache on" "$bin"
+    run_gateway "$label, cache too small to hit" "$bin" ZITADEL_GATEWAY_VALIDATION_CACHE_CAPACITY=16
+  fi
   if [ "${PAIRS:-1}" != 0 ]; then
     anchor=$(mktemp)
     echo "== mod_auth_openidc (anchor for the mock passes)"
