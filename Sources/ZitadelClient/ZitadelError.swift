@@ -142,6 +142,44 @@ public enum ZitadelClientError: Error, Sendable, Equatable {
     }
 }
 
+extension ZitadelClientError {
+    /// What a failed call says about the change it asked for: a caller that must not repeat a change that
+    /// happened (SetPhone sends a text message) switches on this.
+    public enum Classification: Sendable, Equatable {
+        /// Zitadel refused this request: nothing was applied, and the same request would be refused again.
+        case rejected
+        /// Nothing was applied, and not because of this request (the instance's quota, the caller's credential or
+        /// permissions, a conflict): the same request may succeed later.
+        case unavailable
+        /// No definite answer (timeout, transport failure, 5xx, unreadable answer): it may have been applied.
+        case outcomeUnknown
+    }
+
+    public var classification: Classification {
+        switch self {
+        case .api(let error):
+            switch error.code {
+            case .invalidArgument, .notFound, .alreadyExists, .failedPrecondition, .outOfRange: .rejected
+            case .resourceExhausted, .unauthenticated, .permissionDenied, .aborted, .unimplemented: .unavailable
+            case .unknown, .deadlineExceeded, .internal, .unavailable, .dataLoss, .canceled: .outcomeUnknown
+            }
+        // A missing service credential means the call never left the gateway.
+        case .credentialUnavailable: .unavailable
+        case .timeout, .transport, .malformedResponse: .outcomeUnknown
+        }
+    }
+}
+
+extension Result where Failure == ZitadelClientError {
+    /// The metrics outcome label: `ok`, or the error's `kind`.
+    public var kind: String {
+        switch self {
+        case .success: "ok"
+        case .failure(let error): error.kind
+        }
+    }
+}
+
 /// Error ids the gateway acts on (zitadel-facts §5).
 public enum ZitadelErrorId {
     public static let userNotFound = "QUERY-Dfbg2"

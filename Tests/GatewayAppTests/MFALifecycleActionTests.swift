@@ -237,10 +237,11 @@ import Testing
             let homes = HomeOrganisationResolver(directory: lifecycle.service.directory, logger: logger)
             let v1 = router.group("/v1").add(
                 middleware: AuthenticationMiddleware(validator: validator, apiKeys: APIKeyVerifier(keys: []), homeOrganisations: homes))
-            v1.add(middleware: MFARemediationMiddleware(service: lifecycle.service))
+            // As `buildRouter` does: the session and the lifecycle outside the gate, every other route behind it.
             MFALifecycleController(service: lifecycle.service).addRoutes(to: v1)
             SessionController(validator: validator).addRoutes(to: v1)
-            v1.get("/probe") { _, _ in "reached" }
+            let gated = v1.group().add(middleware: MFARemediationMiddleware(service: lifecycle.service))
+            gated.get("/probe") { _, _ in "reached" }
             try await Application(router: router).test(.router) { client in
                 try await body(client, admin, lifecycle.service)
             }
@@ -258,6 +259,35 @@ import Testing
             #expect(try await client.execute(uri: "/v1/session", method: .get, headers: headers).status == .ok)
             #expect(try await client.lifecycle(tom).status == .ok)
             #expect(try await client.act(tom, "refresh", marker: nil).status == .ok)
+        }
+    }
+
+    /// The application's own router: the gate sits on the route groups that need it. A partner who has not
+    /// completed MFA still reaches the session, the lifecycle, SMS enrolment and their own sessions, and is
+    /// refused on an administration route and the audit trail.
+    @Test func theApplicationGatesAdministrationButNotRemediationRoutes() async throws {
+        try await LifecycleHarness.run { client, admin, _ in
+            let tom = try await admin.token(Seeded.tomPartnerUser, ["amr": ["pwd"]])
+            let headers: HTTPFields = [.authorization: "Bearer \(tom)"]
+            // Each answers in its own terms: SMS codes are not a partner's factor; an unknown enrolment is not found.
+            let reachable: [(String, HTTPRequest.Method, HTTPResponse.Status)] = [
+                ("/v1/session", .get, .ok), ("/v1/portal-mfa-lifecycle", .get, .ok), ("/v1/sessions", .get, .ok),
+                ("/v1/portal-mfa-lifecycle/sms-enrolments", .post, .forbidden),
+                ("/v1/portal-mfa-lifecycle/sms-enrolments/sme_aaaaaaaaaaaaaaaaaaaaaaaa/resend", .post, .notFound),
+            ]
+            for (uri, method, status) in reachable {
+                let response = try await client.execute(uri: uri, method: method, headers: headers)
+                #expect(response.status == status, "\(method) \(uri)")
+                #expect(response.problemCode != "mfa_remediation_required", "\(method) \(uri)")
+            }
+            let gated: [(String, HTTPRequest.Method)] = [
+                ("/v1/tenants/\(Seeded.acacia)/users/\(Seeded.samClientStaff)/sessions", .delete), ("/v1/audit-events", .get),
+            ]
+            for (uri, method) in gated {
+                let response = try await client.execute(uri: uri, method: method, headers: headers)
+                #expect(response.status == .forbidden, "\(method) \(uri)")
+                #expect(response.problemCode == "mfa_remediation_required", "\(method) \(uri)")
+            }
         }
     }
 

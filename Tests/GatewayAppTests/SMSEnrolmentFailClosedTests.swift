@@ -91,7 +91,7 @@ import ZitadelClient
         let service = SMSEnrolmentService(
             phoneAPI: phoneAPI, directory: nil, store: store, lifecycle: lifecycle, settings: SMSSettings(),
             numberKey: SymmetricKey(size: .bits256), leaseSeconds: 5, logger: logger)
-        let caller = EnrolmentCaller(userId: "u1", role: .clientStaff, tenant: "t1", homeOrg: "t1", sessionId: nil)
+        let caller = Caller(userId: "u1", homeOrg: "t1", tenant: "t1", role: .clientStaff, sessionId: nil)
         await #expect(
             throws: GatewayProblem(
                 .storeUnavailable, "The enrolment ledger is unavailable; nothing was sent. Retry shortly.", retryAfter: 2)

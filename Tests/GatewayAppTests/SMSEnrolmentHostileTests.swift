@@ -108,8 +108,8 @@ final class TransactionCountingStore: GatewayStore {
         }
     }
 
-    static let sam = EnrolmentCaller(
-        userId: Seeded.samClientStaff, role: .clientStaff, tenant: Seeded.acacia, homeOrg: Seeded.acacia, sessionId: nil)
+    static let sam = Caller(
+        userId: Seeded.samClientStaff, homeOrg: Seeded.acacia, tenant: Seeded.acacia, role: .clientStaff, sessionId: nil)
 
     /// Item 5: 100 parallel enrolment requests of one user (distinct keys, one number) while the provider is slow
     /// cost about one claim each, not a claim every 50 ms for the whole forward.
@@ -121,10 +121,10 @@ final class TransactionCountingStore: GatewayStore {
                 for index in 0..<100 {
                     group.addTask {
                         do {
-                            return try await service.create(
+                            let outcome = try await service.create(
                                 phone: "0491 570 040", idempotencyKey: "burst-\(index)", caller: Self.sam, callerAddress: nil,
-                                requestId: nil
-                            ).status
+                                requestId: nil)
+                            return try service.presenter.answer(outcome).status
                         } catch let problem as GatewayProblem {
                             return problem.status
                         }
@@ -200,15 +200,16 @@ final class TransactionCountingStore: GatewayStore {
     @Test func aKeysSupersededOrExpiredEnrolmentAnswersInItsOwnCode() async throws {
         try await Self.withCountedService { service, store, _ in
             /// A key whose request recorded the code as sent, then died before binding the key to its answer.
-            func interrupted(_ caller: EnrolmentCaller, key: String, phone: String, lifetime: Double) async throws {
+            func interrupted(_ caller: Caller, key: String, phone: String, lifetime: Double) async throws {
                 let mobile = try AustralianMobile(parsing: phone)
+                let homeOrg = try #require(caller.homeOrg)
                 let claim = SMSEnrolmentClaim(
-                    scope: IdempotencyScope(tenant: caller.homeOrg, userId: caller.userId, key: key),
-                    fingerprint: service.hash("POST sms-enrolments", mobile.e164), numberKey: service.hash("number", mobile.e164),
+                    scope: IdempotencyScope(tenant: homeOrg, userId: caller.userId, key: key),
+                    fingerprint: service.digests.request(mobile.e164), numberKey: service.digests.number(mobile.e164),
                     maskedPhone: mobile.masked, enrolmentId: SMSEnrolmentService.newId(), leaseSeconds: 0.1,
                     codeLifetimeSeconds: 600, charges: [],
                     audit: AuditEvent(
-                        tenant: caller.homeOrg, actor: caller.userId, session: nil, action: "sms_enrolment.requested",
+                        tenant: homeOrg, actor: caller.userId, session: nil, action: "sms_enrolment.requested",
                         outcome: "claimed", requestId: nil))
                 guard case .claimed(let enrolment) = try await store.claimSMSEnrolment(claim) else {
                     Issue.record("expected a claim")
@@ -220,10 +221,11 @@ final class TransactionCountingStore: GatewayStore {
                 sent.expiresAt = try await store.now() + lifetime
                 _ = try #require(try await store.updateSMSEnrolment(sent, completing: nil, audit: nil))
             }
-            func answer(_ caller: EnrolmentCaller, key: String, phone: String) async throws -> (Int, String?) {
+            func answer(_ caller: Caller, key: String, phone: String) async throws -> (Int, String?) {
                 do {
-                    let answer = try await service.create(
-                        phone: phone, idempotencyKey: key, caller: caller, callerAddress: nil, requestId: nil)
+                    let answer = try service.presenter.answer(
+                        try await service.create(
+                            phone: phone, idempotencyKey: key, caller: caller, callerAddress: nil, requestId: nil))
                     let body = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
                     return (answer.status, body?["code"] as? String)
                 } catch let problem as GatewayProblem {
@@ -231,8 +233,8 @@ final class TransactionCountingStore: GatewayStore {
                 }
             }
             try await interrupted(Self.sam, key: "older", phone: "0491 570 046", lifetime: 600)
-            let harriet = EnrolmentCaller(
-                userId: "300000000000001008", role: .clientStaff, tenant: Seeded.acacia, homeOrg: Seeded.acacia, sessionId: nil)
+            let harriet = Caller(
+                userId: "300000000000001008", homeOrg: Seeded.acacia, tenant: Seeded.acacia, role: .clientStaff, sessionId: nil)
             try await interrupted(harriet, key: "late", phone: "0491 570 048", lifetime: 0.1)
             try await Task.sleep(for: .milliseconds(300))
             // A newer number replaces the first one at Zitadel before it was verified.

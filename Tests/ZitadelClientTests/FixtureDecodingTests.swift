@@ -157,6 +157,34 @@ enum Fixtures {
         #expect(try decode("errors/quota.rest.json", status: 429).id == ZitadelErrorId.quotaExhausted)
     }
 
+    /// A state-changing call's failure, classified: what Zitadel refused, what may succeed later, and what may
+    /// have been applied (the SMS workflow never repeats a SetPhone in the last case).
+    @Test func classification() throws {
+        let invalidPhone = ZitadelClientError.api(try decode("UserService/AddOTPSMS/phone-not-verified.connect.json", status: 400))
+        #expect(invalidPhone.classification == .rejected)
+        let quota = ZitadelClientError.api(try decode("errors/quota.rest.json", status: 429))
+        #expect(quota.classification == .unavailable)
+        #expect(ZitadelClientError.api(try decode("errors/unauthenticated.connect.json", status: 401)).classification == .unavailable)
+        #expect(ZitadelClientError.api(try decode("errors/unknown-code.connect.json", status: 500)).classification == .outcomeUnknown)
+        #expect(ZitadelClientError.credentialUnavailable("token endpoint refused").classification == .unavailable)
+        for unknown: ZitadelClientError in [.timeout, .transport("reset"), .malformedResponse("not JSON")] {
+            #expect(unknown.classification == .outcomeUnknown, "\(unknown)")
+        }
+        let table: [(ZitadelStatusCode, ZitadelClientError.Classification)] = [
+            (.invalidArgument, .rejected), (.notFound, .rejected), (.alreadyExists, .rejected), (.failedPrecondition, .rejected),
+            (.outOfRange, .rejected), (.resourceExhausted, .unavailable), (.permissionDenied, .unavailable),
+            (.aborted, .unavailable), (.unimplemented, .unavailable), (.unavailable, .outcomeUnknown),
+            (.deadlineExceeded, .outcomeUnknown), (.internal, .outcomeUnknown), (.dataLoss, .outcomeUnknown),
+            (.canceled, .outcomeUnknown),
+        ]
+        for (code, expected) in table {
+            let error = ZitadelClientError.api(ZitadelAPIError(code: code, httpStatus: 400, id: nil, message: nil))
+            #expect(error.classification == expected, "\(code)")
+        }
+        #expect(Result<Int, ZitadelClientError>.failure(.timeout).kind == "timeout")
+        #expect(Result<Int, ZitadelClientError>.success(1).kind == "ok")
+    }
+
     /// ListUserMetadata on a Zitadel without the RPC: the codes the gateway reads as "no user policy".
     @Test func metadataRPCMissing() throws {
         // connect-go's plain-text 404 for a procedure the service does not have: not JSON, the status decides.

@@ -80,15 +80,16 @@ func buildRouter(
     backChannelLogout?.addRoutes(to: router)
     let v1 = router.group("/v1").add(
         middleware: AuthenticationMiddleware(validator: validator, apiKeys: apiKeys, homeOrganisations: homeOrganisations))
-    if let lifecycle {
-        // After authentication, before every other /v1 route; exempt paths pass through.
-        v1.add(middleware: MFARemediationMiddleware(service: lifecycle))
-        MFALifecycleController(service: lifecycle).addRoutes(to: v1)
-    }
-    if let sms { SMSEnrolmentController(service: sms).addRoutes(to: v1) }
-    if let store { AuditController(store: store).addRoutes(to: v1) }
+    // Served whatever the caller's MFA state: the session, the lifecycle and SMS enrolment (how a user remedies
+    // it), and the caller's own sessions (signing out always works).
     SessionController(validator: validator).addRoutes(to: v1)
-    if let sessionSecurity { SessionSecurityController(service: sessionSecurity).addRoutes(to: v1) }
+    if let lifecycle { MFALifecycleController(service: lifecycle).addRoutes(to: v1) }
+    if let sms { SMSEnrolmentController(service: sms).addRoutes(to: v1) }
+    if let sessionSecurity { SessionSecurityController(service: sessionSecurity).addOwnSessionRoutes(to: v1) }
+    // Every other route is behind the MFA gate (when the lifecycle is configured).
+    let gated = lifecycle.map { v1.group().add(middleware: MFARemediationMiddleware(service: $0)) } ?? v1
+    if let store { AuditController(store: store).addRoutes(to: gated) }
+    if let sessionSecurity { SessionSecurityController(service: sessionSecurity).addAdministrationRoutes(to: gated) }
     methodTable.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return router
 }

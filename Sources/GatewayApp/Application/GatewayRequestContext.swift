@@ -5,25 +5,21 @@ import Hummingbird
 import Logging
 import SessionValidation
 
-/// Who is calling: a portal session (bearer token) or a trusted integration (API key).
-///
-/// `indirect`: the context is copied through every middleware, and a boxed session is one reference to retain
-/// where the payload inline was a dozen (most of them claim strings shared with the token cache, so contended
-/// between threads serving the same session).
-public enum CallerIdentity: Sendable {
-    /// `companion`: the verified ID token sent with the access token (`X-AiDial-ID-Token`), when one was.
-    indirect case session(VerifiedToken, Principal, rawToken: String, companion: IDTokenCompanion?)
-    case integration(APIKeyConfiguration, activeTenant: String?)
-}
-
 /// The per-request context: request id, and the caller once authenticated.
 public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestId: String = ""
-    public var identity: CallerIdentity?
+    /// Set by `AuthenticationMiddleware` on every `/v1` route.
+    var caller: Caller?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+    }
+
+    /// The authenticated caller; a route outside the authenticated group has none (401, as without credentials).
+    func requireCaller() throws(GatewayProblem) -> Caller {
+        guard let caller else { throw GatewayProblem(ValidationFailure.missing) }
+        return caller
     }
 
     /// Small bodies only: every request this gateway takes is a few hundred bytes.

@@ -6,7 +6,8 @@ import Logging
 import SessionValidation
 
 /// Authenticates the caller: `Authorization: Bearer` for portal sessions, `X-API-Key` for trusted
-/// server-side integrations (never from a browser). Resolves the principal and the tenant in scope.
+/// server-side integrations (never from a browser). Resolves the principal and the tenant in scope, and builds
+/// the request's one `Caller`.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
@@ -46,7 +47,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             } else if key.tenants.count == 1 {
                 tenant = key.tenants.first
             }
-            context.identity = .integration(key, activeTenant: tenant)
+            context.caller = Caller(integration: key, tenant: tenant)
             return try await next(request, context)
         }
 
@@ -78,7 +79,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var principal = try PrincipalResolver.resolve(
             verified.sessionClaims, homeOrgId: homeOrgId, requestedTenant: requestedTenant.first)
         if let sid = companion?.sessionId { principal.sessionId = sid }
-        context.identity = .session(verified, principal, rawToken: token, companion: companion)
+        context.caller = Caller(session: verified, principal: principal, rawToken: token, companion: companion)
         RequestLogContext.current?.subject = principal.subject
         return try await next(request, context)
     }

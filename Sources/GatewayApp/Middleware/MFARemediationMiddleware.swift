@@ -1,29 +1,21 @@
-import Foundation
 import GatewayCore
-import HTTPTypes
 import Hummingbird
-import Logging
-import NIOCore
 
-/// While MFA is mandatory and not satisfied, every protected route but session, lifecycle and remediation
-/// routes answers 403 `mfa_remediation_required`.
+/// While MFA is mandatory and not satisfied, a portal user's request answers 403 `mfa_remediation_required`.
+///
+/// Attached to the route groups that need it (`buildRouter`): the session, the lifecycle, SMS enrolment and the
+/// caller's own sessions are outside them, so a user can always see and remedy their state and sign out.
 struct MFARemediationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let service: MFALifecycleService
 
-    /// Exempt paths: the session itself, the lifecycle surface, and the routes that end or manage sessions.
-    static func isExempt(_ path: String) -> Bool {
-        path == "/v1/session" || path.hasPrefix("/v1/session/") || path == "/v1/sessions"
-            || path.hasPrefix("/v1/sessions/") || path == MFALifecycleController.basePath
-            || path.hasPrefix(MFALifecycleController.basePath + "/")
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !Self.isExempt(request.uri.path), case .session(_, let principal, _, _) = context.identity,
-            principal.portalRole != nil
-        else { return try await next(request, context) }
-        let caller = try LifecycleCaller(identity: context.identity)
+        // Integrations and sessions without a portal role have no MFA lifecycle: their routes decide.
+        guard let caller = context.caller, caller.kind == .session, caller.role != nil else {
+            return try await next(request, context)
+        }
+        try caller.requirePortalUser(MFALifecycleService.portalSessionsOnly)
         guard await service.isCompliant(caller) else {
             throw GatewayProblem(
                 .mfaRemediationRequired,

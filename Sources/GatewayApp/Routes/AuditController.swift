@@ -37,10 +37,10 @@ struct AuditController {
     }
 
     @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> PageDTO {
-        guard case .integration(_, let tenant) = context.identity else {
+        guard let caller = context.caller, caller.kind == .integration else {
             throw GatewayProblem(.forbidden, "The audit trail is for trusted integrations (X-API-Key).")
         }
-        guard let tenant else {
+        guard let tenant = caller.tenant else {
             throw GatewayProblem(.invalidRequest, "This API key serves several tenants: name one in X-AiDial-Tenant.")
         }
         let query = request.uri.queryParameters

@@ -18,7 +18,8 @@ struct MFALifecycleController {
     }
 
     @Sendable func snapshot(_ request: Request, context: GatewayRequestContext) async throws -> EditedResponse<SnapshotDTO> {
-        let caller = try LifecycleCaller(identity: context.identity)
+        let caller = try context.requireCaller()
+        try caller.requirePortalUser(MFALifecycleService.portalSessionsOnly)
         let snapshot = try await service.snapshot(for: caller)
         return EditedResponse(headers: Self.eTag(snapshot), response: SnapshotDTO(snapshot))
     }
@@ -44,7 +45,8 @@ struct MFALifecycleController {
     }
 
     @Sendable func action(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = try LifecycleCaller(identity: context.identity)
+        let caller = try context.requireCaller()
+        try caller.requirePortalUser(MFALifecycleService.portalSessionsOnly)
         let body: ActionRequest
         do {
             body = try await request.decode(as: ActionRequest.self, context: context)

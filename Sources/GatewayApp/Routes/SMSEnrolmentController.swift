@@ -11,6 +11,8 @@ import ServiceLifecycle
 struct SMSEnrolmentController {
     let service: SMSEnrolmentService
 
+    static let basePath = MFALifecycleController.basePath + "/sms-enrolments"
+
     func addRoutes(to group: RouterGroup<GatewayRequestContext>) {
         group.post("/portal-mfa-lifecycle/sms-enrolments", use: create)
         group.post("/portal-mfa-lifecycle/sms-enrolments/:id/verification", use: verify)
@@ -26,28 +28,45 @@ struct SMSEnrolmentController {
     }
 
     @Sendable func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
+        let caller = try context.requireCaller()
         try service.requireSMSAllowed(caller)
-        let key = try SMSEnrolmentService.validatedKey(request.headers[.idempotencyKey])
+        let key = try Self.idempotencyKey(request.headers[.idempotencyKey])
         let address = try callerAddress(request)
         let body = try await Self.decode(CreateRequest.self, request, context, hint: "{\"phone\": \"04XX XXX XXX\"}")
-        let answer = try await service.create(
+        let outcome = try await service.create(
             phone: body.phone, idempotencyKey: key, caller: caller, callerAddress: address, requestId: context.requestId)
-        return Self.response(answer)
+        return try service.presenter.response(outcome)
     }
 
     @Sendable func verify(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
+        let caller = try context.requireCaller()
+        try caller.requirePortalUser(MFALifecycleService.portalSessionsOnly)
         let id = context.parameters.get("id") ?? ""
         let body = try await Self.decode(VerifyRequest.self, request, context, hint: "{\"code\": \"...\"}")
-        return Self.response(try await service.verify(id: id, code: body.code, caller: caller, requestId: context.requestId))
+        let outcome = try await service.verify(id: id, code: body.code, caller: caller, requestId: context.requestId)
+        return try service.presenter.response(outcome)
     }
 
     @Sendable func resend(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let caller = EnrolmentCaller(try LifecycleCaller(identity: context.identity))
+        let caller = try context.requireCaller()
+        try caller.requirePortalUser(MFALifecycleService.portalSessionsOnly)
         let id = context.parameters.get("id") ?? ""
         let address = try callerAddress(request)
-        return Self.response(try await service.resend(id: id, caller: caller, callerAddress: address, requestId: context.requestId))
+        let outcome = try await service.resend(id: id, caller: caller, callerAddress: address, requestId: context.requestId)
+        return try service.presenter.response(outcome)
+    }
+
+    /// The Idempotency-Key header: required, 1 to 255 visible ASCII characters.
+    static func idempotencyKey(_ key: String?) throws(GatewayProblem) -> String {
+        guard var key, !key.isEmpty else {
+            throw GatewayProblem(.idempotencyKeyMissing, "Send an Idempotency-Key header (a fresh random value per enrolment).")
+        }
+        // The draft sends the key as a structured-field string: accept it quoted or bare.
+        if key.count >= 2, key.hasPrefix("\""), key.hasSuffix("\"") { key = String(key.dropFirst().dropLast()) }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw GatewayProblem(.invalidRequest, "The Idempotency-Key must be 1 to 255 visible ASCII characters.")
+        }
+        return key
     }
 
     /// The end user's address, only from the configured trusted-proxy header (its last entry, which that proxy
@@ -72,12 +91,5 @@ struct SMSEnrolmentController {
         do { return try await request.decode(as: type, context: context) } catch {
             throw GatewayProblem(.invalidRequest, "Send a JSON body \(hint).")
         }
-    }
-
-    static func response(_ answer: EnrolmentAnswer) -> Response {
-        var response = ProblemRenderer.stored(status: answer.status, body: answer.body)
-        if answer.replayed { response.headers[.idempotentReplayed] = "true" }
-        if let location = answer.location { response.headers[.location] = location }
-        return response
     }
 }

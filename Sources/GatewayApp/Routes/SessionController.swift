@@ -95,8 +95,9 @@ struct SessionController {
     }
 
     @Sendable func session(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        switch context.identity {
-        case .session(let token, let principal, let raw, let companion):
+        let caller = try context.requireCaller()
+        if caller.kind == .session, let token = caller.token, let principal = caller.principal, let raw = caller.rawToken {
+            let companion = caller.companion
             // Without a tenant choice, and with the MFA state settled by the token (and its companion), the body
             // depends on them alone: rendered by the first request that presents them, then shared (the portal asks
             // on every page). Only JWTs: their verified token is the cached one; an opaque token's is rebuilt on
@@ -132,15 +133,13 @@ struct SessionController {
                 SessionBodyMemo(body).keep(with: token, companion: companion)
             }
             return JSONWriter.response(body)
-        case .integration(let key, let tenant):
-            return JSONWriter.response(
-                SessionDTO(
-                    kind: "integration", activeTenant: tenant.map { TenantDTO(orgId: $0, domain: nil, roles: []) },
-                    tenantScope: key.tenants.map { TenantDTO(orgId: $0, domain: nil, roles: []) }, apiKey: key.name
-                ).body())
-        case nil:
-            throw GatewayProblem(ValidationFailure.missing)
         }
+        guard let key = caller.apiKey else { throw GatewayProblem(ValidationFailure.missing) }
+        return JSONWriter.response(
+            SessionDTO(
+                kind: "integration", activeTenant: caller.tenant.map { TenantDTO(orgId: $0, domain: nil, roles: []) },
+                tenantScope: key.tenants.map { TenantDTO(orgId: $0, domain: nil, roles: []) }, apiKey: key.name
+            ).body())
     }
 
     static func timestamp(_ seconds: Double) -> String {

@@ -23,45 +23,6 @@ struct LifecycleSnapshot: Sendable {
     var sessionBinding: SessionBinding
 }
 
-/// The caller facts the lifecycle needs, taken from the authenticated session.
-struct LifecycleCaller: Sendable {
-    var userId: String
-    var role: PortalRole
-    /// The active tenant (policy and audit scope).
-    var tenant: String?
-    /// The user's own organisation: lifecycle records live there, where the factors live.
-    var homeOrg: String
-    /// The Zitadel session: known from a verified ID-token companion (or an opt-in `sid` in the token) only.
-    var sessionId: String?
-    var token: VerifiedToken
-    var rawToken: String
-    var companion: IDTokenCompanion?
-
-    /// Resolves the caller from the request identity; integrations and role-less sessions have no lifecycle.
-    init(identity: CallerIdentity?) throws {
-        guard case .session(let token, let principal, let raw, let companion) = identity else {
-            throw GatewayProblem(.forbidden, "The MFA lifecycle is available to portal sessions only.")
-        }
-        guard let role = principal.portalRole else {
-            throw GatewayProblem(.noPortalRole, "This session holds no portal role.")
-        }
-        // Authentication learnt it or refused the request: never the active tenant (`X-AiDial-Tenant`).
-        guard let homeOrg = principal.homeOrgId else {
-            throw GatewayProblem(.homeOrganisationUnknown, "The user's organisation is not known.", retryAfter: 5)
-        }
-        userId = principal.subject
-        self.role = role
-        tenant = principal.activeTenant?.orgId
-        self.homeOrg = homeOrg
-        sessionId = principal.sessionId ?? token.claims.sessionId
-        self.token = token
-        rawToken = raw
-        self.companion = companion
-    }
-
-    var auditTenant: String { tenant ?? homeOrg }
-}
-
 /// Computes MFA lifecycle snapshots and performs lifecycle actions (DESIGN.md "MFA lifecycle").
 struct MFALifecycleService: Sendable {
     let directory: (any ZitadelUserDirectory)?
@@ -71,6 +32,9 @@ struct MFALifecycleService: Sendable {
     let setupURLStyle: MFASetupURLStyle
     let cache: ProviderStateCache
     let logger: Logger
+
+    /// The refusal for integrations: the lifecycle is a portal user's.
+    static let portalSessionsOnly = "The MFA lifecycle is available to portal sessions only."
 
     init(
         directory: (any ZitadelUserDirectory)?, store: any GatewayStore, validator: SessionValidator,
@@ -87,9 +51,9 @@ struct MFALifecycleService: Sendable {
 
     // MARK: Snapshot
 
-    func snapshot(for caller: LifecycleCaller, bypassCache: Bool = false) async throws -> LifecycleSnapshot {
-        async let challengeLookup = validator.mfaChallenge(
-            for: caller.token, rawToken: caller.rawToken, companion: caller.companion)
+    func snapshot(for caller: Caller, bypassCache: Bool = false) async throws -> LifecycleSnapshot {
+        let (token, rawToken) = try caller.requireSession(Self.portalSessionsOnly)
+        async let challengeLookup = validator.mfaChallenge(for: token, rawToken: rawToken, companion: caller.companion)
         let provider = await providerState(for: caller, bypassCache: bypassCache)
         var challenge = await challengeLookup
         if challenge.state == .unknown, let sessionSecondFactor = provider.sessionHasSecondFactor {
@@ -102,37 +66,38 @@ struct MFALifecycleService: Sendable {
 
     /// Folds the provider's view into the stored record (new or removed recovery-code sets) and decides.
     private func decide(
-        caller: LifecycleCaller, provider: MFAProviderState, challenge: MFAChallenge
+        caller: Caller, provider: MFAProviderState, challenge: MFAChallenge
     ) async throws
         -> LifecycleSnapshot
     {
-        let effective = policy.resolve(
-            role: caller.role, tenantId: caller.tenant, userRequiresMFA: provider.userRequiresMFA)
-        var stored = try await store.lifecycleRecord(tenant: caller.homeOrg, user: caller.userId)
+        let (role, homeOrg) = try caller.requirePortalUser(Self.portalSessionsOnly)
+        let (token, _) = try caller.requireSession(Self.portalSessionsOnly)
+        let effective = policy.resolve(role: role, tenantId: caller.tenant, userRequiresMFA: provider.userRequiresMFA)
+        var stored = try await store.lifecycleRecord(tenant: homeOrg, user: caller.userId)
         var record = stored?.record ?? MFALifecycleRecord()
         if let factors = provider.enrolledFactors {
             let present = factors.contains { $0.factor == .recoveryCode }
             if record.observe(recoveryCodesPresent: present, factorFingerprint: provider.factorFingerprint) {
                 let revision = stored?.revision ?? 0
                 if try await store.saveLifecycleRecord(
-                    record, tenant: caller.homeOrg, user: caller.userId, expectedRevision: revision)
+                    record, tenant: homeOrg, user: caller.userId, expectedRevision: revision)
                 {
                     stored = StoredLifecycleRecord(record: record, revision: revision + 1)
-                } else if let fresh = try await store.lifecycleRecord(tenant: caller.homeOrg, user: caller.userId) {
+                } else if let fresh = try await store.lifecycleRecord(tenant: homeOrg, user: caller.userId) {
                     // Another request observed the same change first.
                     stored = fresh
                     record = fresh.record
                 }
             }
         }
-        let urls = TrustedURLBuilder(issuer: caller.token.issuer.issuer, style: setupURLStyle)
+        let urls = TrustedURLBuilder(issuer: token.issuer.issuer, style: setupURLStyle)
         let decision = MFALifecycleRules.decide(
             policy: effective, session: challenge, provider: provider, record: record, sessionId: caller.sessionId,
-            urls: urls, orgId: caller.homeOrg)
+            urls: urls, orgId: homeOrg)
         return LifecycleSnapshot(
             provider: provider, policy: effective, challenge: challenge, decision: decision, record: record,
-            revision: stored?.revision ?? 0, refreshedAt: Date(), role: caller.role, recordTenant: caller.homeOrg,
-            tenant: caller.tenant, sessionBinding: SessionBinding(token: caller.token, companion: caller.companion))
+            revision: stored?.revision ?? 0, refreshedAt: Date(), role: role, recordTenant: homeOrg,
+            tenant: caller.tenant, sessionBinding: caller.sessionBinding)
     }
 
     struct ProviderLookup: Sendable {
@@ -142,7 +107,7 @@ struct MFALifecycleService: Sendable {
 
     /// The provider's view of the caller: cached, shared with a lookup already running, or looked up. After an
     /// action (`bypassCache`) it is always looked up afresh.
-    func providerState(for caller: LifecycleCaller, bypassCache: Bool) async -> ProviderLookup {
+    func providerState(for caller: Caller, bypassCache: Bool) async -> ProviderLookup {
         let key = "\(caller.userId)|\(caller.sessionId ?? "")"
         guard bypassCache else { return await cache.value(for: key) { await self.lookUp(caller) } }
         let fresh = await lookUp(caller)
@@ -151,7 +116,7 @@ struct MFALifecycleService: Sendable {
     }
 
     /// Runs the lookups concurrently; each failure degrades its part of the state instead of failing.
-    private func lookUp(_ caller: LifecycleCaller) async -> ProviderLookup {
+    private func lookUp(_ caller: Caller) async -> ProviderLookup {
         guard let directory else {
             // Without a service credential a configured user policy cannot be read: it is unknown, not absent.
             let userPolicy: Bool? = policy.userPolicyMetadataKey == nil ? false : nil
@@ -273,7 +238,7 @@ struct MFALifecycleService: Sendable {
 
     /// Checks availability and the marker, records the change (compare-and-set), audits, and re-decides.
     func perform(
-        _ action: MFALifecycleAction, marker: String?, caller: LifecycleCaller, requestId: String?
+        _ action: MFALifecycleAction, marker: String?, caller: Caller, requestId: String?
     ) async throws -> (LifecycleSnapshot, url: String?) {
         if action == .refresh {
             await cache.invalidate(userId: caller.userId)
@@ -327,11 +292,11 @@ struct MFALifecycleService: Sendable {
 
     /// Audit writes never fail the action they describe; a failure is logged.
     func audit(
-        _ caller: LifecycleCaller, _ action: MFALifecycleAction, _ outcome: String, requestId: String?,
+        _ caller: Caller, _ action: MFALifecycleAction, _ outcome: String, requestId: String?,
         _ metadata: [String: String] = [:]
     ) async {
         var metadata = metadata
-        metadata["role"] = caller.role.rawValue
+        if let role = caller.role { metadata["role"] = role.rawValue }
         do {
             try await store.appendAuditEvent(
                 AuditEvent(
@@ -344,7 +309,7 @@ struct MFALifecycleService: Sendable {
     }
 
     /// Compliance for the remediation gate (cached provider state).
-    func isCompliant(_ caller: LifecycleCaller) async -> Bool {
+    func isCompliant(_ caller: Caller) async -> Bool {
         guard let snapshot = try? await snapshot(for: caller) else { return false }
         return snapshot.decision.mfaCompliant
     }

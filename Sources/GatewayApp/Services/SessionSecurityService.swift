@@ -91,36 +91,15 @@ struct SessionSecurityService: Sendable {
     static let sessionLimit = 100
     /// Pages of sessions revoke-all ends at most.
     static let maxRounds = 10
-
-    /// The caller behind a portal session; integrations have no sessions to manage.
-    struct Caller: Sendable {
-        var token: VerifiedToken
-        var principal: Principal
-        var rawToken: String
-        var companion: IDTokenCompanion?
-        var requestId: String?
-
-        init(identity: CallerIdentity?, requestId: String?) throws {
-            guard case .session(let token, let principal, let raw, let companion) = identity else {
-                throw GatewayProblem(.forbidden, "Session management is available to portal sessions only.")
-            }
-            self.token = token
-            self.principal = principal
-            self.rawToken = raw
-            self.companion = companion
-            self.requestId = requestId
-        }
-
-        var userId: String { principal.subject }
-        var sessionBinding: SessionBinding { SessionBinding(token: token, companion: companion) }
-        var auditTenant: String { principal.activeTenant?.orgId ?? principal.homeOrgId ?? "-" }
-    }
+    /// The refusal for integrations: they have no sessions to manage.
+    static let sessionsOnly = "Session management is available to portal sessions only."
 
     // MARK: The user's own sessions
 
     func listSessions(_ caller: Caller) async throws -> [SessionView] {
+        let (token, _) = try caller.requireSession(Self.sessionsOnly)
         let directory = try requireDirectory()
-        let current = validator.sessionId(for: caller.token, companion: caller.companion)
+        let current = validator.sessionId(for: token, companion: caller.companion)
         let response: ListSessionsResponse
         do {
             response = try await directory.listSessions(userId: caller.userId, limit: Self.sessionLimit)
@@ -132,7 +111,8 @@ struct SessionSecurityService: Sendable {
     }
 
     /// Ends one of the caller's own sessions; another user's (or an unknown) session is 404.
-    func endSession(_ id: String, caller: Caller) async throws {
+    func endSession(_ id: String, caller: Caller, requestId: String?) async throws {
+        try caller.requireSession(Self.sessionsOnly)
         let directory = try requireDirectory()
         guard Self.isZitadelID(id) else { throw GatewayProblem.notFound() }
         let session: ZitadelSession?
@@ -144,34 +124,37 @@ struct SessionSecurityService: Sendable {
             throw Self.problem(error)
         }
         guard let session, Self.owner(of: session) == caller.userId else {
-            await audit(caller, "session.end", "not_found", tenant: caller.auditTenant)
+            await audit(caller, "session.end", "not_found", tenant: caller.auditTenant, requestId: requestId)
             throw GatewayProblem.notFound()
         }
         do {
             _ = try await directory.deleteSession(id)
         } catch {
-            await audit(caller, "session.end", "provider_failed", tenant: caller.auditTenant, ["session_id": id])
+            await audit(caller, "session.end", "provider_failed", tenant: caller.auditTenant, requestId: requestId, ["session_id": id])
             throw Self.problem(error)
         }
         try await record(
             SessionRevocation(userId: caller.userId, scope: .session, target: id, expiresAt: retentionEnd()))
-        await audit(caller, "session.end", "ok", tenant: caller.auditTenant, ["session_id": id])
+        await audit(caller, "session.end", "ok", tenant: caller.auditTenant, requestId: requestId, ["session_id": id])
     }
 
     /// "Sign out everywhere": a not-before time for the caller, then every Zitadel session ended.
-    func revokeAll(_ caller: Caller) async throws -> RevocationResult {
-        try await revokeEverything(of: caller.userId, by: caller, tenant: caller.auditTenant, action: "sessions.revoke_all")
+    func revokeAll(_ caller: Caller, requestId: String?) async throws -> RevocationResult {
+        try caller.requireSession(Self.sessionsOnly)
+        return try await revokeEverything(
+            of: caller.userId, by: caller, tenant: caller.auditTenant, action: "sessions.revoke_all", requestId: requestId)
     }
 
     // MARK: Administrators
 
     /// `client_admin` in their tenant, `partner_admin` in a client they hold: out of scope is 404, in scope
     /// without the role 403, a user outside the tenant 404.
-    func adminRevoke(orgId: String, userId: String, caller: Caller) async throws -> RevocationResult {
-        guard caller.principal.hasInScope(orgId) else { throw GatewayProblem.notFound() }
-        let roles = caller.principal.rolesByTenant[orgId] ?? []
+    func adminRevoke(orgId: String, userId: String, caller: Caller, requestId: String?) async throws -> RevocationResult {
+        try caller.requireSession(Self.sessionsOnly)
+        guard let principal = caller.principal, principal.hasInScope(orgId) else { throw GatewayProblem.notFound() }
+        let roles = principal.rolesByTenant[orgId] ?? []
         guard roles.contains(.clientAdmin) || roles.contains(.partnerAdmin) else {
-            await audit(caller, "sessions.admin_revoke", "forbidden", tenant: orgId, ["target_user": userId])
+            await audit(caller, "sessions.admin_revoke", "forbidden", tenant: orgId, requestId: requestId, ["target_user": userId])
             throw GatewayProblem(.forbidden, "Revoking another user's sessions needs the client_admin or partner_admin role.")
         }
         let directory = try requireDirectory()
@@ -186,15 +169,16 @@ struct SessionSecurityService: Sendable {
             throw Self.problem(error)
         }
         guard owner == orgId else {
-            await audit(caller, "sessions.admin_revoke", "not_found", tenant: orgId, ["target_user": userId])
+            await audit(caller, "sessions.admin_revoke", "not_found", tenant: orgId, requestId: requestId, ["target_user": userId])
             throw GatewayProblem.notFound()
         }
-        return try await revokeEverything(of: userId, by: caller, tenant: orgId, action: "sessions.admin_revoke")
+        return try await revokeEverything(
+            of: userId, by: caller, tenant: orgId, action: "sessions.admin_revoke", requestId: requestId)
     }
 
     /// Records the not-before first (so tokens are refused even if Zitadel fails), then ends the sessions.
     private func revokeEverything(
-        of userId: String, by caller: Caller, tenant: String, action: String
+        of userId: String, by caller: Caller, tenant: String, action: String, requestId: String?
     ) async throws -> RevocationResult {
         let directory = try requireDirectory()
         let stored = try await record(SessionRevocation(userId: userId, scope: .allSessions, target: nil, expiresAt: nil))
@@ -213,7 +197,7 @@ struct SessionSecurityService: Sendable {
             }
         } catch {
             metadata["sessions_ended"] = String(ended)
-            await audit(caller, action, "partial", tenant: tenant, metadata)
+            await audit(caller, action, "partial", tenant: tenant, requestId: requestId, metadata)
             let problem = Self.problem(error)
             throw GatewayProblem(
                 problem.code,
@@ -221,7 +205,7 @@ struct SessionSecurityService: Sendable {
                 retryAfter: problem.retryAfter)
         }
         metadata["sessions_ended"] = String(ended)
-        await audit(caller, action, "ok", tenant: tenant, metadata)
+        await audit(caller, action, "ok", tenant: tenant, requestId: requestId, metadata)
         return RevocationResult(
             userId: userId, notBefore: Timestamp(stored.revokedAt), sessionsEnded: ended)
     }
@@ -230,10 +214,10 @@ struct SessionSecurityService: Sendable {
 
     /// Revokes the presented token at the issuer (RFC 7009) and in the gateway's own list (its session when
     /// known, and the token itself when it names no session), then returns the trusted end-session URL.
-    func signOut(_ caller: Caller) async throws -> SignOutResult {
-        let token = caller.token
+    func signOut(_ caller: Caller, requestId: String?) async throws -> SignOutResult {
+        let (token, rawToken) = try caller.requireSession(Self.sessionsOnly)
         let sessionId = validator.sessionId(for: token, companion: caller.companion)
-        let outcome = await validator.revokeAtIssuer(token, rawToken: caller.rawToken)
+        let outcome = await validator.revokeAtIssuer(token, rawToken: rawToken)
         let tokenExpiry = token.expiresAt + Double(token.issuer.leeway.components.seconds)
         if let sessionId {
             try await record(
@@ -247,7 +231,7 @@ struct SessionSecurityService: Sendable {
             discovered: discovered, clientId: token.claims.clientId, postLogoutRedirectURI: settings.postLogoutRedirectURI)
         var metadata = ["issuer_revocation": outcome.rawValue, "token_format": token.format.rawValue]
         if let sessionId { metadata["session_id"] = sessionId }
-        await audit(caller, "session.sign_out", "ok", tenant: caller.auditTenant, metadata)
+        await audit(caller, "session.sign_out", "ok", tenant: caller.auditTenant, requestId: requestId, metadata)
         return SignOutResult(
             issuerRevocation: outcome.rawValue, endSessionUrl: url, sessionBinding: caller.sessionBinding.rawValue)
     }
@@ -305,14 +289,17 @@ struct SessionSecurityService: Sendable {
     }
 
     /// Audit writes never fail the action they describe; a failure is logged.
-    func audit(_ caller: Caller, _ action: String, _ outcome: String, tenant: String, _ metadata: [String: String] = [:]) async {
+    func audit(
+        _ caller: Caller, _ action: String, _ outcome: String, tenant: String, requestId: String?,
+        _ metadata: [String: String] = [:]
+    ) async {
         var metadata = metadata
-        if let role = caller.principal.portalRole { metadata["role"] = role.rawValue }
+        if let role = caller.role { metadata["role"] = role.rawValue }
         do {
             try await store.appendAuditEvent(
                 AuditEvent(
-                    tenant: tenant, actor: caller.userId, session: caller.principal.sessionId,
-                    action: action, outcome: outcome, metadata: metadata, requestId: caller.requestId))
+                    tenant: tenant, actor: caller.userId, session: caller.sessionId,
+                    action: action, outcome: outcome, metadata: metadata, requestId: requestId))
         } catch {
             logger.error("Audit write failed", metadata: ["action": "\(action)"])
         }
