@@ -54,8 +54,7 @@ struct ConfigOptions: ParsableArguments {
 
     func load() async throws -> (gateway: GatewayConfiguration, mockIdp: EmbeddedMockIdp) {
         do {
-            let (reader, mockIdp) = try await EmbeddedMockIdp.gatewayReader(configFile: config, overrides: overrides)
-            return (try GatewayConfiguration(reader: reader), mockIdp)
+            return try await EmbeddedMockIdp.load(configFile: config, overrides: overrides)
         } catch let error as ConfigurationFailure {
             throw ValidationError("\(error)")
         }
@@ -118,8 +117,8 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let (configuration, mockIdp) = try await options.load()
-            for line in configuration.redactedSummary() + mockIdp.summary { print(line) }
+            let (configuration, _) = try await options.load()
+            for line in configuration.redactedSummary() { print(line) }
             print("configuration OK")
         }
     }
