@@ -55,13 +55,11 @@ struct ConfigOptions: ParsableArguments {
     func load() async throws -> (gateway: GatewayConfiguration, mockIdp: EmbeddedMockIdp) {
         do {
             return try await EmbeddedMockIdp.load(configFile: config, overrides: overrides)
-        } catch let error as ConfigurationFailure {
+        } catch {
             throw ValidationError("\(error)")
         }
     }
 }
-
-typealias ConfigurationFailure = GatewayApp.ConfigurationError
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway.")
