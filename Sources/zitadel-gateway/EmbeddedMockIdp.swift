@@ -5,8 +5,9 @@ import MockZitadel
 
 /// `serve --with-mock-idp`: the mock Zitadel in the gateway's process, and the gateway settings that trust it.
 ///
-/// Keys (read here, not by the gateway): `mockIdp.enabled` (false; `--with-mock-idp`), `mockIdp.host`
-/// (`127.0.0.1`), `mockIdp.port` (8081; `--mock-port`), `mockIdp.seedFile` (`Mocks/seed.json`).
+/// Keys (read here, not by the gateway; `config check` lists them with the gateway's): `mockIdp.enabled` (false;
+/// `--with-mock-idp`), `mockIdp.host` (`127.0.0.1`), `mockIdp.port` (8081; `--mock-port`), `mockIdp.seedFile`
+/// (`Mocks/seed.json`).
 struct EmbeddedMockIdp {
     var enabled: Bool
     var configuration: MockZitadelConfiguration
@@ -19,20 +20,22 @@ struct EmbeddedMockIdp {
             port: reader.int(forKey: "mockIdp.port", default: defaults.port), seedFile: reader.string(forKey: "mockIdp.seedFile"))
     }
 
-    /// The gateway's reader and the mock's settings. With the mock enabled, the gateway settings that trust it sit
-    /// below the flags, the environment and the file, so an operator's explicit setting wins.
-    static func gatewayReader(
+    /// The gateway's configuration and the mock's settings, read in one reading: the `mockIdp.*` keys go into the
+    /// gateway's key table, so `config check` prints them with the rest. With the mock enabled, the gateway
+    /// settings that trust it are the last provider of the gateway's loading path, below the flags, the environment
+    /// and the file, so an operator's explicit setting wins.
+    static func load(
         configFile: String?, overrides: [AbsoluteConfigKey: ConfigValue],
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) async throws -> (ConfigReader, EmbeddedMockIdp) {
-        let reader = try await GatewayConfiguration.reader(
+    ) async throws(ConfigurationError) -> (GatewayConfiguration, EmbeddedMockIdp) {
+        let operatorSettings = try await GatewayConfiguration.providers(
             configFile: configFile, overrides: overrides, environment: environment)
-        let mockIdp = EmbeddedMockIdp(reader: reader)
-        guard mockIdp.enabled else { return (reader, mockIdp) }
-        let withDefaults = try await GatewayConfiguration.reader(
-            configFile: configFile, overrides: overrides, environment: environment,
-            defaults: [mockIdp.gatewayDefaults(operatorSettings: reader)])
-        return (withDefaults, mockIdp)
+        let keyTable = ConfigKeyTable()
+        let mockIdp = EmbeddedMockIdp(reader: ConfigReader(providers: operatorSettings, accessReporter: keyTable))
+        let defaults = mockIdp.enabled ? [mockIdp.gatewayDefaults(operatorSettings: ConfigReader(providers: operatorSettings))] : []
+        let gateway = try await GatewayConfiguration.load(
+            configFile: configFile, overrides: overrides, environment: environment, defaults: defaults, keyTable: keyTable)
+        return (gateway, mockIdp)
     }
 
     /// An issuer `mock` for the mock's portal project and applications, and the mock machine user's PAT from the
@@ -55,11 +58,4 @@ struct EmbeddedMockIdp {
         return InMemoryProvider(name: "mockIdp", values: values)
     }
 
-    /// The `mockIdp.*` lines of `config check`.
-    var summary: [String] {
-        [
-            "mockIdp.enabled = \(enabled)", "mockIdp.host = \(configuration.host)", "mockIdp.port = \(configuration.port)",
-            "mockIdp.seedFile = \(configuration.seedFile ?? "(default)")",
-        ]
-    }
 }

@@ -54,15 +54,12 @@ struct ConfigOptions: ParsableArguments {
 
     func load() async throws -> (gateway: GatewayConfiguration, mockIdp: EmbeddedMockIdp) {
         do {
-            let (reader, mockIdp) = try await EmbeddedMockIdp.gatewayReader(configFile: config, overrides: overrides)
-            return (try GatewayConfiguration(reader: reader), mockIdp)
-        } catch let error as ConfigurationFailure {
+            return try await EmbeddedMockIdp.load(configFile: config, overrides: overrides)
+        } catch {
             throw ValidationError("\(error)")
         }
     }
 }
-
-typealias ConfigurationFailure = GatewayApp.ConfigurationError
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway.")
@@ -118,8 +115,8 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let (configuration, mockIdp) = try await options.load()
-            for line in configuration.redactedSummary() + mockIdp.summary { print(line) }
+            let (configuration, _) = try await options.load()
+            for line in configuration.redactedSummary() { print(line) }
             print("configuration OK")
         }
     }

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -45,7 +46,7 @@ import Testing
 
     @Test func theAccessLogCanBeTurnedOff() async throws {
         let logs = LogCapture()
-        let off: (inout GatewayConfiguration, String) -> Void = { configuration, _ in configuration.accessLog = false }
+        let off: (inout [String: ConfigValue], String) -> Void = { keys, _ in keys["log.accessLog"] = false }
         try await Harness.withGateway(configure: off, logs: logs) { client, admin in
             let token = try await admin.token(Seeded.aliceClientAdmin, format: "jwt")
             #expect(try await client.session(token).status == .ok)

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -94,8 +95,7 @@ import Testing
 
     @Test func resendAndVerificationFaultsGetTheirDocumentedAnswersAndNeverTextTwice() async throws {
         let logs = LogCapture()
-        var sms = SMSSettings()
-        sms.limits.resendIntervalSeconds = 0
+        let sms: [String: ConfigValue] = ["sms.resendIntervalSeconds": 0]
         try await LifecycleHarness.run(timeoutMs: 600, sms: sms, logs: logs) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, ["amr": ["pwd"]])
             let created = try await client.enrol(sam, phone: "0491 570 031", key: "rv")
@@ -130,8 +130,8 @@ import Testing
     }
 
     @Test func jwksFaultsKeepKnownKeysAndRefuseUnknownOnesWithinTheFetchDeadline() async throws {
-        let shortFetch: Harness.IssuerTweak = { $0.jwks.fetchTimeout = .milliseconds(2000) }
-        try await Harness.withGateway(issuer: shortFetch) { client, admin in
+        let shortFetch = { (keys: inout [String: ConfigValue], _: String) in keys["issuers.mock.jwks.fetchTimeoutMs"] = 2000 }
+        try await Harness.withGateway(configure: shortFetch) { client, admin in
             let before = try await admin.token(Seeded.aliceClientAdmin)
             #expect(try await client.session(before).status == .ok)
             // Rotation mid-traffic while the JWKS endpoint is slow: known keys never stop working, nothing is a 5xx,
@@ -183,9 +183,9 @@ import Testing
     }
 
     @Test func introspectionFaultsAreIssuerUnavailableWithinTheDeadline() async throws {
-        let shortIntrospection = { (configuration: inout GatewayConfiguration, _: String) in
-            configuration.validation.introspectionTimeout = .milliseconds(500)
-            configuration.validation.negativeCacheTTL = .zero
+        let shortIntrospection = { (keys: inout [String: ConfigValue], _: String) in
+            keys["validation.introspectionTimeoutMs"] = 500
+            keys["validation.negativeCacheSeconds"] = 0
         }
         try await Harness.withGateway(configure: shortIntrospection) { client, admin in
             let faults: [[String: Any]] = [

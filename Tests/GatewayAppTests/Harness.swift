@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import Configuration
+import Crypto
 import Foundation
 import GatewayApp
 import Hummingbird
@@ -82,8 +84,8 @@ struct MockAdmin {
 
 /// Starts the mock Zitadel on an ephemeral loopback port and a gateway configured to trust it.
 enum Harness {
-    typealias IssuerTweak = (inout IssuerConfiguration) -> Void
-
+    /// The mock issuer as `keys(_:)` configures it, for tests of the validator alone (applications are built from
+    /// the keys).
     static func issuer(
         _ baseURL: String, _ tweak: (inout IssuerConfiguration) -> Void = { _ in }
     ) -> IssuerConfiguration {
@@ -98,19 +100,54 @@ enum Harness {
         return issuer
     }
 
+    /// The keys of a gateway that trusts the mock at `baseURL` and keeps its store in memory: where every test
+    /// configuration starts. `mfa.userPolicyMetadataKey` empty: the built-in policy, no policy file.
+    static func keys(_ baseURL: String, issuer name: String = "mock") -> [String: ConfigValue] {
+        let issuer = "issuers.\(name)."
+        return [
+            "http.port": 0, "store.url": "sqlite::memory:", "mfa.userPolicyMetadataKey": "",
+            "issuers.names": .list(name), issuer + "url": .text(baseURL), issuer + "audiences": .list(Seeded.projectId),
+            issuer + "projectId": .text(Seeded.projectId), issuer + "clientIds": .list(Seeded.portalClientId),
+            issuer + "algorithms": .list("RS256", "ES256", "EdDSA"),
+            issuer + "introspection.clientId": .text(MockZitadelDefaults.introspectionClientId),
+            issuer + "introspection.clientSecret": .secret(MockZitadelDefaults.introspectionSecret),
+            issuer + "jwks.forcedRefetchSeconds": 0, issuer + "jwks.unknownKidSeconds": 1,
+            issuer + "jwks.fetchTimeoutMs": 2000,
+        ]
+    }
+
+    /// The keys of a Zitadel client that calls the mock at `baseURL` with the seeded `pat`.
+    static func zitadel(
+        _ baseURL: String, pat: String, timeoutMs: Int = 8000, retries: Int = 0, cacheSeconds: Int = 0
+    ) -> [String: ConfigValue] {
+        [
+            "zitadel.url": .text(baseURL), "zitadel.pat": .secret(pat), "zitadel.timeoutMs": .init(integerLiteral: timeoutMs),
+            "zitadel.retries": .init(integerLiteral: retries), "zitadel.cacheSeconds": .init(integerLiteral: cacheSeconds),
+        ]
+    }
+
+    /// The keys of one API key for `key`, bound to `tenants` and `routes`.
+    static func apiKey(_ name: String, key: String, tenants: [String], routes: [String]) -> [String: ConfigValue] {
+        let hex = SHA256.hash(data: Array(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        return [
+            "apiKeys.names": .list(name), "apiKeys.\(name).sha256": .secret(hex),
+            "apiKeys.\(name).tenants": ConfigValue(.stringArray(tenants), isSecret: false),
+            "apiKeys.\(name).routes": ConfigValue(.stringArray(routes), isSecret: false),
+        ]
+    }
+
+    /// Runs `body` against a gateway built from `keys(mockBaseURL)` as `configure` changes them.
     static func withGateway(
         testing: TestingSetup = .router,
-        issuer tweak: (inout IssuerConfiguration) -> Void = { _ in },
-        apiKeys: [APIKeyConfiguration] = [],
-        configure: (_ configuration: inout GatewayConfiguration, _ mockBaseURL: String) -> Void = { _, _ in },
+        configure: (_ keys: inout [String: ConfigValue], _ mockBaseURL: String) -> Void = { _, _ in },
         logs: LogCapture? = nil,
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            var configuration = GatewayConfiguration(
-                port: 0, issuers: [issuer(baseURL, tweak)], apiKeys: apiKeys)
-            configure(&configuration, baseURL)
+            var keys = keys(baseURL)
+            configure(&keys, baseURL)
+            let configuration = try await GatewayConfiguration.testing(keys)
             let logger = logs?.logger ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let app = try await buildApplication(configuration: configuration, logger: logger, registry: registry)
             try await app.test(testing) { client in
@@ -118,6 +155,13 @@ enum Harness {
             }
         }
     }
+}
+
+extension ConfigValue {
+    /// A list, as the YAML file's `[a, b]`.
+    static func list(_ values: String...) -> ConfigValue { ConfigValue(.stringArray(values), isSecret: false) }
+    static func text(_ value: String) -> ConfigValue { ConfigValue(.string(value), isSecret: false) }
+    static func secret(_ value: String) -> ConfigValue { ConfigValue(.string(value), isSecret: true) }
 }
 
 extension TestClientProtocol {

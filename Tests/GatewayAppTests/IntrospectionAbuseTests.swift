@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import GatewayApp
 import HTTPTypes
@@ -147,9 +148,10 @@ extension SessionValidator {
     @Test func thePerAddressBudgetAnswers429() async throws {
         let registry = TestMetrics.registry
         let header = HTTPField.Name("X-Real-IP")!
-        let configure = { (configuration: inout GatewayConfiguration, _: String) in
-            configuration.validation.opaqueTokens = OpaqueAdmissionSettings(
-                callerAddressHeader: "X-Real-IP", perAddressRate: 0.001, perAddressBurst: 3)
+        let configure = { (keys: inout [String: ConfigValue], _: String) in
+            keys["validation.opaqueTokens.callerAddressHeader"] = "X-Real-IP"
+            keys["validation.opaqueTokens.perAddressRate"] = 0.001
+            keys["validation.opaqueTokens.perAddressBurst"] = 3.0
         }
         try await Harness.withGateway(configure: configure, registry: registry) { client, admin in
             let before = try await client.metricsText()
@@ -210,8 +212,7 @@ extension SessionValidator {
             ("ZITADEL_GATEWAY_MFA_ROLES_CLIENT_STAFF_REQUIREMENT", "unknown"),
         ] {
             await #expect(throws: ConfigurationError.self, "\(key)") {
-                var configuration = try await MFAConfigurationTests.configuration([key: value])
-                try await configuration.loadMFAPolicyFile()
+                try await MFAConfigurationTests.configuration([key: value])
             }
         }
     }

@@ -14,13 +14,11 @@ import Testing
     ]
 
     static func configuration(_ environment: [String: String]) async throws -> GatewayConfiguration {
-        let reader = try await GatewayConfiguration.reader(
-            configFile: nil, environment: issuer.merging(environment) { _, new in new })
-        return try GatewayConfiguration(reader: reader)
+        try await GatewayConfiguration.load(configFile: nil, environment: issuer.merging(environment) { _, new in new })
     }
 
     @Test func defaultsAndThePolicyFile() async throws {
-        var configuration = try await Self.configuration([:])
+        let configuration = try await Self.configuration([:])
         #expect(configuration.zitadel.url == nil)
         #expect(configuration.zitadel.pat == nil)
         #expect(configuration.zitadel.timeout == .milliseconds(2000))
@@ -28,8 +26,7 @@ import Testing
         #expect(configuration.zitadel.cacheTTL == .seconds(10))
         #expect(configuration.store.url == "sqlite:.data/gateway.sqlite")
         #expect(configuration.mfa.setupURLStyle == .console)
-        #expect(configuration.mfa.policyFile == "Config/mfa-policy.yaml")
-        try await configuration.loadMFAPolicyFile()
+        #expect(configuration.mfa.policyOrigin == "Config/mfa-policy.yaml")
         #expect(configuration.mfa.policy.roles == MFAPolicyConfiguration.defaultRoles)
         #expect(configuration.mfa.policy.userPolicyMetadataKey == "aidial.mfa.policy")
         #expect(configuration.mfa.policy.tenants.isEmpty)
@@ -72,9 +69,11 @@ import Testing
         await #expect(throws: ConfigurationError.self) { _ = try await Self.configuration(environment) }
     }
 
-    @Test func aMissingPolicyFileDoesNotStart() async throws {
-        var configuration = try await Self.configuration(["ZITADEL_GATEWAY_MFA_POLICY_FILE": "/nonexistent/policy.yaml"])
-        await #expect(throws: ConfigurationError.self) { try await configuration.loadMFAPolicyFile() }
+    @Test func aMissingPolicyFileDoesNotLoad() async throws {
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await Self.configuration(["ZITADEL_GATEWAY_MFA_POLICY_FILE": "/nonexistent/policy.yaml"])
+        }
+        #expect(error?.description.contains("mfa.policyFile") == true)
     }
 
     @Test func smsKeysFromTheEnvironmentAndTheExampleFile() async throws {
@@ -91,17 +90,19 @@ import Testing
         #expect(configuration.smsForwardLeaseSeconds == 6)
         let printed = configuration.redactedSummary().joined(separator: "\n")
         #expect(!printed.contains("number-s3cr3t"))
-        #expect(printed.contains("sms.rateLimits.user = 7 per 60s"))
+        #expect(printed.contains("sms.rateLimits.user.limit = 7") && printed.contains("sms.rateLimits.user.periodSeconds = 60"))
+        #expect(printed.contains("sms.numberKey = <redacted>"))
         await #expect(throws: ConfigurationError.self) {
             _ = try await Self.configuration(["ZITADEL_GATEWAY_SMS_RATE_LIMITS_GLOBAL_LIMIT": "0"])
         }
-        let example = try await GatewayConfiguration(
-            reader: GatewayConfiguration.reader(
-                configFile: "Config/gateway.example.yaml",
-                environment: [
-                    "ZITADEL_GATEWAY_ISSUERS_ZITADEL_INTROSPECTION_CLIENT_SECRET": "from-the-environment",
-                    "ZITADEL_GATEWAY_API_KEYS_REPORTING_SHA256": String(repeating: "ab", count: 32),
-                ]))
+        let example = try await GatewayConfiguration.load(
+            configFile: "Config/gateway.example.yaml",
+            environment: [
+                "ZITADEL_GATEWAY_ISSUERS_ZITADEL_INTROSPECTION_CLIENT_SECRET": "from-the-environment",
+                "ZITADEL_GATEWAY_API_KEYS_REPORTING_SHA256": String(repeating: "ab", count: 32),
+                // The example names the production key file's path; the mock's key stands in for it.
+                "ZITADEL_GATEWAY_ZITADEL_KEY_FILE": "Mocks/keys/gateway-service-account-key.json",
+            ])
         #expect(example.sms.global == RateLimitRule(name: "global", limit: 5000, periodSeconds: 86_400))
         #expect(example.store.url.hasPrefix("sqlite:"))
     }

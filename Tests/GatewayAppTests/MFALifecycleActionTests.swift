@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import GatewayCore
 import HTTPTypes
@@ -222,10 +223,9 @@ import Testing
     ) async throws {
         let pat = try #require(Seeded.servicePAT)
         try await MockZitadelAppRunner.run { baseURL, admin in
-            var configuration = GatewayConfiguration(port: 0, issuers: [Harness.issuer(baseURL)])
-            configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, timeout: .seconds(8), retries: 0, cacheTTL: .zero)
-            configuration.store = StoreSettings(url: "sqlite::memory:")
-            configuration.mfa = MFASettings(policy: MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"))
+            let configuration = try await GatewayConfiguration.testing(
+                Harness.keys(baseURL).merging(Harness.zitadel(baseURL, pat: pat)) { $1 }
+                    .merging(["mfa.userPolicyMetadataKey": "aidial.mfa.policy"]) { $1 })
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let validator = try SessionValidator(
                 issuers: configuration.issuers, settings: configuration.validation, httpClient: .shared, logger: logger)

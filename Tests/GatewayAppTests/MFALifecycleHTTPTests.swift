@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import GatewayCore
 import HTTPTypes
@@ -166,8 +167,10 @@ import Testing
     }
 
     @Test func tenantPolicyRaisesAndDeniesAndAPartnerSwitchesClients() async throws {
-        let policy = MFAPolicyConfiguration(
-            tenants: [Seeded.banksia: TenantMFAPolicy(required: true, deniedFactors: [.smsOTP, .webauthn])])
+        let policy: [String: ConfigValue] = [
+            "mfa.tenants.names": .list(Seeded.banksia), "mfa.tenants.\(Seeded.banksia).required": true,
+            "mfa.tenants.\(Seeded.banksia).deniedFactors": .list("sms_otp", "webauthn"),
+        ]
         try await LifecycleHarness.run(policy: policy) { client, admin, _ in
             let beth = try await admin.token(Seeded.bethBanksiaAdmin, ["amr": ["pwd"]])
             let clientSnapshot = try await client.lifecycle(beth)
@@ -216,7 +219,8 @@ import Testing
     func faultMakesTheSnapshotUnavailable(_ rpc: String, _ faultJSON: String) async throws {
         // The user policy is looked up only in its own row: elsewhere a metadata lookup slowed past the short
         // deadline by a loaded machine would make the policy unknown, which is not what the row tests.
-        let policy = MFAPolicyConfiguration(userPolicyMetadataKey: rpc == "ListUserMetadata" ? "aidial.mfa.policy" : nil)
+        // An empty key: no user policy.
+        let policy: [String: ConfigValue] = ["mfa.userPolicyMetadataKey": .text(rpc == "ListUserMetadata" ? "aidial.mfa.policy" : "")]
         try await LifecycleHarness.run(timeoutMs: 600, retries: 1, policy: policy) { client, admin, _ in
             let token = try await admin.token(Seeded.aliceClientAdmin, ["amr": ["pwd", "otp", "mfa"]])
             let fault = try #require(try JSONSerialization.jsonObject(with: Data(faultJSON.utf8)) as? [String: Any])
@@ -276,11 +280,12 @@ import Testing
 @Suite struct MFALifecycleUnverifiableSessionTests {
     @Test func statusUnavailableWhenTheChallengeIsUnknown() async throws {
         let pat = try #require(Seeded.servicePAT)
-        let withoutIntrospection: Harness.IssuerTweak = { $0.introspection = nil }
-        let configure = { (configuration: inout GatewayConfiguration, baseURL: String) in
-            configuration.zitadel = ZitadelSettings(url: baseURL, pat: pat, cacheTTL: .zero)
+        let configure = { (keys: inout [String: ConfigValue], baseURL: String) in
+            keys["issuers.mock.introspection.clientId"] = nil
+            keys["issuers.mock.introspection.clientSecret"] = nil
+            keys.merge(Harness.zitadel(baseURL, pat: pat, timeoutMs: 2000, retries: 1)) { $1 }
         }
-        try await Harness.withGateway(issuer: withoutIntrospection, configure: configure) { client, admin in
+        try await Harness.withGateway(configure: configure) { client, admin in
             // A faithful Zitadel JWT (no Actions enrichment): the session's factors are not in the token.
             let token = try await admin.token(Seeded.aliceClientAdmin, ["factors": ["password", "totp"]])
             let response = try await client.lifecycle(token)

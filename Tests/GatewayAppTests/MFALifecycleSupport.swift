@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Configuration
 import Foundation
 import GatewayCore
 import HTTPTypes
@@ -22,27 +23,27 @@ extension Seeded {
 /// A gateway wired to the mock's v2 services with the seeded PAT and no lookup cache. The default deadline is
 /// generous (the whole suite runs in parallel on two cores); fault tests set short ones explicitly.
 enum LifecycleHarness {
+    /// `policy`, `apiKeys` and `sms` are configuration keys (`mfa.*`, `apiKeys.*`, `sms.*`) over the harness's.
     static func run(
         timeoutMs: Int = 8000, retries: Int = 0, cacheSeconds: Int = 0,
-        policy: MFAPolicyConfiguration = MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"),
-        style: MFASetupURLStyle = .console, apiKeys: [APIKeyConfiguration] = [], testing: TestingSetup = .router,
-        sms: SMSSettings = SMSSettings(), smsLeaseSeconds: Double? = nil, logs: LogCapture? = nil,
+        policy: [String: ConfigValue] = ["mfa.userPolicyMetadataKey": "aidial.mfa.policy"],
+        style: MFASetupURLStyle = .console, apiKeys: [String: ConfigValue] = [:], testing: TestingSetup = .router,
+        sms: [String: ConfigValue] = [:], smsLeaseSeconds: Int? = nil, logs: LogCapture? = nil,
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         _ body: @escaping @Sendable (any TestClientProtocol, MockAdmin, MockRPC) async throws -> Void
     ) async throws {
         let pat = try #require(Seeded.servicePAT, "Mocks/seed.json has no PAT for the gateway machine user")
-        let configure = { (configuration: inout GatewayConfiguration, baseURL: String) in
-            configuration.zitadel = ZitadelSettings(
-                url: baseURL, pat: pat, timeout: .milliseconds(timeoutMs), retries: retries,
-                cacheTTL: .seconds(cacheSeconds))
-            configuration.mfa = MFASettings(policy: policy, setupURLStyle: style)
-            configuration.store = StoreSettings(url: "sqlite::memory:")
-            configuration.sms = sms
-            configuration.sms.forwardLeaseSeconds = smsLeaseSeconds
+        let configure = { (keys: inout [String: ConfigValue], baseURL: String) in
+            keys.merge(
+                Harness.zitadel(baseURL, pat: pat, timeoutMs: timeoutMs, retries: retries, cacheSeconds: cacheSeconds)
+            ) { $1 }
+            keys["mfa.setupUrlStyle"] = .text(style.rawValue)
+            keys.merge(policy) { $1 }
+            keys.merge(apiKeys) { $1 }
+            keys.merge(sms) { $1 }
+            if let smsLeaseSeconds { keys["sms.forwardLeaseSeconds"] = .init(integerLiteral: smsLeaseSeconds) }
         }
-        try await Harness.withGateway(
-            testing: testing, apiKeys: apiKeys, configure: configure, logs: logs, registry: registry
-        ) { client, admin in
+        try await Harness.withGateway(testing: testing, configure: configure, logs: logs, registry: registry) { client, admin in
             try await body(client, admin, MockRPC(baseURL: admin.baseURL, pat: pat))
         }
     }

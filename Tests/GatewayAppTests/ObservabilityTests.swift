@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -54,8 +55,8 @@ extension TestClientProtocol {
     @Test func validationOutcomesProviderCallsAndCacheRatiosAreCountedPerIssuer() async throws {
         let registry = TestMetrics.registry
         let name = "obs-\(UUID().uuidString.prefix(8).lowercased())"
-        let named: Harness.IssuerTweak = { $0.name = name }
-        try await Harness.withGateway(issuer: named, registry: registry) { client, admin in
+        let named = { (keys: inout [String: ConfigValue], baseURL: String) in keys = Harness.keys(baseURL, issuer: name) }
+        try await Harness.withGateway(configure: named, registry: registry) { client, admin in
             let before = try await client.metricsText()
             let jwt = try await admin.token(Seeded.aliceClientAdmin, format: "jwt", ["amr": ["pwd", "otp"]])
             #expect(try await client.session(jwt).status == .ok)

@@ -122,16 +122,10 @@ import Testing
 
     static let integrationKey = "zgw_test_integration_key_0123456789"
 
-    static var apiKeys: [APIKeyConfiguration] {
-        [
-            APIKeyConfiguration(
-                name: "reporting", sha256: Array(SHA256.hash(data: Array(integrationKey.utf8))),
-                tenants: [Seeded.acacia], routes: ["GET /v1/session"])
-        ]
-    }
-
     @Test func apiKeysAreForServersOnly() async throws {
-        try await Harness.withGateway(apiKeys: Self.apiKeys) { client, _ in
+        let reporting = Harness.apiKey("reporting", key: Self.integrationKey, tenants: [Seeded.acacia], routes: ["GET /v1/session"])
+        let configure = { (keys: inout [String: ConfigValue], _: String) in keys.merge(reporting) { $1 } }
+        try await Harness.withGateway(configure: configure) { client, _ in
             let ok = try await client.execute(uri: "/v1/session", method: .get, headers: [.apiKeyHeader: Self.integrationKey])
             #expect(ok.status == .ok)
             #expect(ok.json["kind"] as? String == "integration")
@@ -158,12 +152,9 @@ import Testing
     }
 
     @Test func apiKeyLimitedToItsRoutes() async throws {
-        let keys = [
-            APIKeyConfiguration(
-                name: "audit", sha256: Array(SHA256.hash(data: Array(Self.integrationKey.utf8))), tenants: [Seeded.acacia],
-                routes: ["GET /v1/audit-events"])
-        ]
-        try await Harness.withGateway(apiKeys: keys) { client, _ in
+        let audit = Harness.apiKey("audit", key: Self.integrationKey, tenants: [Seeded.acacia], routes: ["GET /v1/audit-events"])
+        let configure = { (keys: inout [String: ConfigValue], _: String) in keys.merge(audit) { $1 } }
+        try await Harness.withGateway(configure: configure) { client, _ in
             let response = try await client.execute(uri: "/v1/session", method: .get, headers: [.apiKeyHeader: Self.integrationKey])
             #expect(response.status == .forbidden)
             #expect(response.problemCode == "forbidden")
@@ -206,41 +197,29 @@ import Testing
     }
 
     @Test func configurationWithoutIssuerOrAudienceDoesNotStart() async throws {
-        let missingAudience = ConfigReader(
-            provider: InMemoryProvider(values: [
-                "issuers.names": .init(.stringArray(["main"]), isSecret: false),
-                "issuers.main.url": "https://issuer.example",
-            ]))
-        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: missingAudience) }
+        await #expect(throws: ConfigurationError.self) {
+            try await GatewayConfiguration.testing(["issuers.names": .list("main"), "issuers.main.url": "https://issuer.example"])
+        }
+        await #expect(throws: ConfigurationError.self) {
+            try await GatewayConfiguration.testing(["issuers.names": .list("main"), "issuers.main.audiences": .list("aud")])
+        }
+        await #expect(throws: ConfigurationError.self) { try await GatewayConfiguration.testing([:]) }
 
-        let missingURL = ConfigReader(
-            provider: InMemoryProvider(values: [
-                "issuers.names": .init(.stringArray(["main"]), isSecret: false),
-                "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false),
-            ]))
-        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: missingURL) }
-
-        let none = ConfigReader(provider: InMemoryProvider(values: [:]))
-        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: none) }
-
-        let portal: [AbsoluteConfigKey: ConfigValue] = [
-            "issuers.names": .init(.stringArray(["main"]), isSecret: false),
-            "issuers.main.url": "https://issuer.example",
-            "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false),
-            "issuers.main.projectId": "aud",
-            "issuers.main.clientIds": .init(.stringArray(["portal@main"]), isSecret: false),
+        let portal: [String: ConfigValue] = [
+            "issuers.names": .list("main"), "issuers.main.url": "https://issuer.example", "issuers.main.audiences": .list("aud"),
+            "issuers.main.projectId": "aud", "issuers.main.clientIds": .list("portal@main"),
         ]
-        let hmac = ConfigReader(
-            provider: InMemoryProvider(
-                values: portal.merging(["issuers.main.algorithms": .init(.stringArray(["HS256"]), isSecret: false)]) { $1 }))
-        #expect(throws: ConfigurationError.self) { try GatewayConfiguration(reader: hmac) }
+        await #expect(throws: ConfigurationError.self) {
+            try await GatewayConfiguration.testing(portal.merging(["issuers.main.algorithms": .list("HS256")]) { $1 })
+        }
 
         // Portal roles and companions need the portal project and its clients: no silent default.
-        for missing in ["issuers.main.projectId", "issuers.main.clientIds"] as [AbsoluteConfigKey] {
-            let reader = ConfigReader(provider: InMemoryProvider(values: portal.filter { $0.key != missing }))
-            #expect(throws: ConfigurationError.self, "\(missing)") { try GatewayConfiguration(reader: reader) }
+        for missing in ["issuers.main.projectId", "issuers.main.clientIds"] {
+            await #expect(throws: ConfigurationError.self, "\(missing)") {
+                try await GatewayConfiguration.testing(portal.filter { $0.key != missing })
+            }
         }
-        let complete = try GatewayConfiguration(reader: ConfigReader(provider: InMemoryProvider(values: portal)))
+        let complete = try await GatewayConfiguration.testing(portal)
         #expect(complete.issuers.first?.projectId == "aud")
         #expect(complete.issuers.first?.clientIds == ["portal@main"])
     }
@@ -248,14 +227,13 @@ import Testing
     /// `Config/gateway.yaml` names the mock seed's portal project and application (`serve --with-mock-idp`'s own
     /// defaults are checked in ZitadelGatewayTests).
     @Test func embeddedDefaultsNameTheSeededPortalProjectAndClient() async throws {
-        let file = try GatewayConfiguration(
-            reader: try await GatewayConfiguration.reader(configFile: "Config/gateway.yaml", environment: [:]))
+        let file = try await GatewayConfiguration.load(configFile: "Config/gateway.yaml", environment: [:])
         #expect(file.issuers.first?.projectId == Seeded.projectId)
         #expect(file.issuers.first?.clientIds == [Seeded.portalClientId])
     }
 
     @Test func effectiveConfigurationRedactsSecrets() async throws {
-        let reader = try await GatewayConfiguration.reader(
+        let configuration = try await GatewayConfiguration.load(
             configFile: nil, overrides: [:],
             environment: [
                 "ZITADEL_GATEWAY_ISSUERS_NAMES": "main",
@@ -267,7 +245,6 @@ import Testing
                 "ZITADEL_GATEWAY_ISSUERS_MAIN_INTROSPECTION_CLIENT_SECRET": "s3cr3t-value",
                 "ZITADEL_GATEWAY_HTTP_PORT": "9099",
             ])
-        let configuration = try GatewayConfiguration(reader: reader)
         #expect(configuration.port == 9099)
         #expect(configuration.issuers.first?.audiences == ["aud1", "aud2"])
         let printed = configuration.redactedSummary().joined(separator: "\n")

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Configuration
 import Crypto
 import Foundation
 import GatewayCore
@@ -168,12 +169,11 @@ extension MockAdmin {
     }
 
     @Test func rateLimitsRefuseWithRetryAfterAndRateLimitHeaders() async throws {
-        var sms = SMSSettings()
-        sms.user = RateLimitRule(name: "user", limit: 2, periodSeconds: 3600)
-        sms.limits.resendIntervalSeconds = 0
-        sms.limits.maxResends = 1
-        sms.callerAddressHeader = "X-Forwarded-For"
-        sms.address = RateLimitRule(name: "address", limit: 10, periodSeconds: 60)
+        let sms: [String: ConfigValue] = [
+            "sms.rateLimits.user.limit": 2, "sms.rateLimits.user.periodSeconds": 3600, "sms.resendIntervalSeconds": 0,
+            "sms.maxResends": 1, "sms.callerAddressHeader": "X-Forwarded-For", "sms.rateLimits.address.limit": 10,
+            "sms.rateLimits.address.periodSeconds": 60,
+        ]
         try await LifecycleHarness.run(sms: sms) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             let proxied: HTTPFields = [.init("X-Forwarded-For")!: "203.0.113.9, 198.51.100.7"]
@@ -205,8 +205,7 @@ extension MockAdmin {
     }
 
     @Test func verificationAttemptsAreLimitedPerEnrolment() async throws {
-        var sms = SMSSettings()
-        sms.limits.maxVerificationAttempts = 2
+        let sms: [String: ConfigValue] = ["sms.maxVerificationAttempts": 2]
         try await LifecycleHarness.run(sms: sms) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             let id = try #require(try await client.enrol(sam, phone: "0491 570 013", key: "v1").json["id"] as? String)
@@ -316,10 +315,8 @@ extension MockAdmin {
 
     @Test func auditEventsAreMaskedAndTenantScoped() async throws {
         let key = "audit-key-\(UUID().uuidString)"
-        let apiKey = APIKeyConfiguration(
-            name: "siem", sha256: Array(SHA256.hash(data: Array(key.utf8))), tenants: [Seeded.acacia],
-            routes: ["GET /v1/audit-events"])
-        try await LifecycleHarness.run(apiKeys: [apiKey]) { client, admin, _ in
+        let apiKey = Harness.apiKey("siem", key: key, tenants: [Seeded.acacia], routes: ["GET /v1/audit-events"])
+        try await LifecycleHarness.run(apiKeys: apiKey) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             let created = try await client.enrol(sam, phone: "0491 570 016", key: "a1")
             let id = try #require(created.json["id"] as? String)
@@ -356,8 +353,7 @@ extension MockAdmin {
     }
 
     @Test func expiredEnrolmentsRefuseAndNoLongerBlockTheNumber() async throws {
-        var sms = SMSSettings()
-        sms.limits.codeLifetimeSeconds = 1
+        let sms: [String: ConfigValue] = ["sms.codeLifetimeSeconds": 1]
         try await LifecycleHarness.run(sms: sms) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             let first = try await client.enrol(sam, phone: "0491 570 017", key: "e1")
@@ -377,9 +373,10 @@ extension MockAdmin {
     }
 
     @Test func thePerAddressLimitUsesOnlyTheTrustedProxyHeader() async throws {
-        var sms = SMSSettings()
-        sms.callerAddressHeader = "X-Forwarded-For"
-        sms.address = RateLimitRule(name: "address", limit: 1, periodSeconds: 3600)
+        let sms: [String: ConfigValue] = [
+            "sms.callerAddressHeader": "X-Forwarded-For", "sms.rateLimits.address.limit": 1,
+            "sms.rateLimits.address.periodSeconds": 3600,
+        ]
         try await LifecycleHarness.run(sms: sms) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             let harriet = try await admin.token("300000000000001008", Self.staffAmr)

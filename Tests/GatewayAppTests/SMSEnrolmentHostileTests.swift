@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import GatewayCore
 import GatewayStore
@@ -88,15 +89,14 @@ final class TransactionCountingStore: GatewayStore {
 
     /// The SMS service on a counted SQLite store, against the running mock.
     static func withCountedService(
-        timeoutMs: Int = 8000, leaseSeconds: Double? = nil,
+        timeoutMs: Int = 8000, leaseSeconds: Int? = nil,
         _ body: @escaping @Sendable (SMSEnrolmentService, TransactionCountingStore, MockAdmin) async throws -> Void
     ) async throws {
         let pat = try #require(Seeded.servicePAT)
         try await MockZitadelAppRunner.run { baseURL, admin in
-            var configuration = GatewayConfiguration(port: 0, issuers: [Harness.issuer(baseURL)])
-            configuration.zitadel = ZitadelSettings(
-                url: baseURL, pat: pat, timeout: .milliseconds(timeoutMs), retries: 0, cacheTTL: .zero)
-            configuration.sms.forwardLeaseSeconds = leaseSeconds
+            var keys = Harness.keys(baseURL).merging(Harness.zitadel(baseURL, pat: pat, timeoutMs: timeoutMs)) { $1 }
+            if let leaseSeconds { keys["sms.forwardLeaseSeconds"] = .init(integerLiteral: leaseSeconds) }
+            let configuration = try await GatewayConfiguration.testing(keys)
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let validator = try SessionValidator(
                 issuers: configuration.issuers, settings: configuration.validation, httpClient: .shared, logger: logger)
@@ -251,10 +251,10 @@ final class TransactionCountingStore: GatewayStore {
     /// Item 8: with a trusted-proxy header configured, a request without it (or without an address in it) is
     /// refused before anything is charged; IPv6 callers share one budget per /64, IPv4-mapped ones count as IPv4.
     @Test func aMissingCallerAddressIsRefusedAndIPv6IsKeyedByItsSlash64() async throws {
-        var sms = SMSSettings()
-        sms.callerAddressHeader = "X-Forwarded-For"
-        sms.address = RateLimitRule(name: "address", limit: 1, periodSeconds: 3600)
-        sms.limits.resendIntervalSeconds = 0
+        let sms: [String: ConfigValue] = [
+            "sms.callerAddressHeader": "X-Forwarded-For", "sms.rateLimits.address.limit": 1,
+            "sms.rateLimits.address.periodSeconds": 3600, "sms.resendIntervalSeconds": 0,
+        ]
         try await LifecycleHarness.run(sms: sms) { client, admin, _ in
             let sam = try await admin.token(Seeded.samClientStaff, Self.staffAmr)
             let harriet = try await admin.token("300000000000001008", Self.staffAmr)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Configuration
 import Foundation
 import GatewayCore
 import GatewayStore
@@ -21,17 +22,17 @@ enum SessionSecurityHarness {
     }
 
     static func configuration(
-        mockBaseURL: String, storeURL: String, cacheSeconds: Int, timeoutMs: Int = 8000
-    ) throws -> GatewayConfiguration {
+        mockBaseURL: String, storeURL: String, cacheSeconds: Int, timeoutMs: Int = 8000,
+        extra: [String: ConfigValue] = [:]
+    ) async throws -> GatewayConfiguration {
         let pat = try #require(Seeded.servicePAT, "Mocks/seed.json has no PAT for the gateway machine user")
-        var configuration = GatewayConfiguration(port: 0, issuers: [Harness.issuer(mockBaseURL)])
-        configuration.zitadel = ZitadelSettings(
-            url: mockBaseURL, pat: pat, timeout: .milliseconds(timeoutMs), retries: 0, cacheTTL: .zero)
-        configuration.mfa = MFASettings(policy: MFAPolicyConfiguration(userPolicyMetadataKey: "aidial.mfa.policy"))
-        configuration.store = StoreSettings(url: storeURL)
-        configuration.sessions = SessionSettings(
-            revocationCacheTTL: .seconds(cacheSeconds), postLogoutRedirectURI: "http://localhost:3000/")
-        return configuration
+        return try await GatewayConfiguration.testing(
+            Harness.keys(mockBaseURL).merging(Harness.zitadel(mockBaseURL, pat: pat, timeoutMs: timeoutMs)) { $1 }
+                .merging([
+                    "mfa.userPolicyMetadataKey": "aidial.mfa.policy", "store.url": .text(storeURL),
+                    "sessions.revocationCacheSeconds": .init(integerLiteral: cacheSeconds),
+                    "sessions.postLogoutRedirectUri": "http://localhost:3000/",
+                ]) { $1 }.merging(extra) { $1 })
     }
 
     /// One gateway against the mock; the store is a temporary SQLite file the body may open to read the audit trail.
@@ -42,7 +43,7 @@ enum SessionSecurityHarness {
         let (storeURL, directory) = temporaryStoreURL()
         defer { try? FileManager.default.removeItem(at: directory) }
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            let configuration = try configuration(
+            let configuration = try await configuration(
                 mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds, timeoutMs: timeoutMs)
             let app = try await buildApplication(configuration: configuration, logger: quiet)
             try await app.test(.router) { client in
@@ -58,13 +59,11 @@ enum SessionSecurityHarness {
         _ body: @escaping @Sendable (any TestClientProtocol, any TestClientProtocol, MockAdmin) async throws -> Void
     ) async throws {
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            var configuration = try configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds)
-            if storeURL.hasPrefix("postgres") {
-                // The whole suite shares one server: a store call may queue for a connection well past the 5 s
-                // production deadline without anything being wrong (as MultiInstanceTests allows).
-                configuration.store.timeout = .seconds(30)
-                configuration.store.poolSize = 4
-            }
+            // The whole suite shares one PostgreSQL server: a store call may queue for a connection well past the
+            // 5 s production deadline without anything being wrong (as MultiInstanceTests allows).
+            let shared: [String: ConfigValue] = storeURL.hasPrefix("postgres") ? ["store.timeoutMs": 30000, "store.poolSize": 4] : [:]
+            let configuration = try await configuration(
+                mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: cacheSeconds, extra: shared)
             let first = try await buildApplication(configuration: configuration, logger: quiet)
             let second = try await buildApplication(configuration: configuration, logger: quiet)
             try await first.test(.router) { one in

@@ -1,3 +1,4 @@
+import Configuration
 import Crypto
 import Foundation
 import GatewayApp
@@ -208,8 +209,8 @@ import Testing
     }
 
     @Test func unknownKidRefetchIsRateLimited() async throws {
-        let throttled: Harness.IssuerTweak = { $0.jwks.forcedRefetchInterval = .seconds(60) }
-        try await Harness.withGateway(issuer: throttled) { client, admin in
+        let throttled = { (keys: inout [String: ConfigValue], _: String) in keys["issuers.mock.jwks.forcedRefetchSeconds"] = 60 }
+        try await Harness.withGateway(configure: throttled) { client, admin in
             #expect(try await client.session(try await admin.token(Seeded.aliceClientAdmin)).status == .ok)
             let before = try await admin.jwksFetches()
             for _ in 0..<5 {
@@ -260,8 +261,8 @@ import Testing
     }
 
     @Test func keysBeyondMaxStalenessAreNotUsed() async throws {
-        let shortStaleness: Harness.IssuerTweak = { $0.jwks.maxStaleness = .seconds(1) }
-        try await Harness.withGateway(issuer: shortStaleness) { client, admin in
+        let shortStaleness = { (keys: inout [String: ConfigValue], _: String) in keys["issuers.mock.jwks.maxStalenessSeconds"] = 1 }
+        try await Harness.withGateway(configure: shortStaleness) { client, admin in
             #expect(try await client.session(try await admin.token(Seeded.aliceClientAdmin)).status == .ok)
             _ = try await admin.post("/mock/admin/faults", ["path": "/oauth/v2/keys", "status": 500])
             try await Task.sleep(for: .milliseconds(1200))
@@ -274,11 +275,11 @@ import Testing
     }
 
     @Test func revocationCheckRefusesRevokedTokens() async throws {
-        let revocationCheck: Harness.IssuerTweak = {
-            $0.revocationCheck = true
-            $0.revocationCacheTTL = .seconds(1)
+        let revocationCheck = { (keys: inout [String: ConfigValue], _: String) in
+            keys["issuers.mock.revocationCheck.enabled"] = true
+            keys["issuers.mock.revocationCheck.cacheSeconds"] = 1
         }
-        try await Harness.withGateway(issuer: revocationCheck) { client, admin in
+        try await Harness.withGateway(configure: revocationCheck) { client, admin in
             let token = try await admin.token(Seeded.aliceClientAdmin)
             #expect(try await client.session(token).status == .ok)
             var request = HTTPClientRequestBuilder.revoke(baseURL: admin.baseURL, token: token)

@@ -44,32 +44,33 @@ import Testing
         #expect(after - before >= 1)
     }
 
-    @Test func retentionAndScheduleAreConfigured() throws {
-        let configuration = try GatewayConfiguration(
-            reader: Self.reader([
-                "store.prune.intervalSeconds": 60, "store.prune.batchSize": 100, "store.prune.maxBatches": 3,
-                "store.retention.enrolmentSeconds": 172_800, "store.retention.idempotencySeconds": 90_000,
-            ]))
+    @Test func retentionAndScheduleAreConfigured() async throws {
+        let configuration = try await Self.configuration([
+            "store.prune.intervalSeconds": 60, "store.prune.batchSize": 100,
+            "store.prune.maxBatches": 3, "store.retention.enrolmentSeconds": 172_800,
+            "store.retention.idempotencySeconds": 90_000,
+        ])
         #expect(configuration.store.pruneInterval == .seconds(60) && configuration.store.pruneMaxBatches == 3)
         #expect(configuration.store.retention == StoreRetention(enrolmentSeconds: 172_800, idempotencySeconds: 90_000, batchSize: 100))
         #expect(configuration.redactedSummary().contains("store.retention.enrolmentSeconds = 172800"))
         // Less than a day would forget idempotency keys inside the draft's minimum window.
-        #expect(throws: ConfigurationError.self) {
-            try GatewayConfiguration(reader: Self.reader(["store.retention.idempotencySeconds": 60]))
+        await #expect(throws: ConfigurationError.self) {
+            try await Self.configuration(["store.retention.idempotencySeconds": 60])
         }
-        #expect(throws: ConfigurationError.self) {
-            try GatewayConfiguration(reader: Self.reader(["store.prune.batchSize": 0]))
+        await #expect(throws: ConfigurationError.self) {
+            try await Self.configuration(["store.prune.batchSize": 0])
         }
     }
 
-    /// `values` over the least configuration the gateway starts with: one issuer.
-    static func reader(_ values: [AbsoluteConfigKey: ConfigValue]) -> ConfigReader {
-        let issuer: [AbsoluteConfigKey: ConfigValue] = [
+    /// `values` over the least configuration the gateway starts with: one issuer, read through the gateway's
+    /// configuration path.
+    static func configuration(_ values: [String: ConfigValue]) async throws -> GatewayConfiguration {
+        let issuer: [String: ConfigValue] = [
             "issuers.names": .init(.stringArray(["main"]), isSecret: false), "issuers.main.url": "https://issuer.example",
             "issuers.main.audiences": .init(.stringArray(["aud"]), isSecret: false), "issuers.main.projectId": "aud",
             "issuers.main.clientIds": .init(.stringArray(["portal@main"]), isSecret: false),
         ]
-        return ConfigReader(provider: InMemoryProvider(values: issuer.merging(values) { $1 }))
+        return try await GatewayConfiguration.testing(issuer.merging(values) { $1 })
     }
 
     static func text(_ registry: PrometheusCollectorRegistry) -> String {

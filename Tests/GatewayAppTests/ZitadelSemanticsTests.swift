@@ -225,7 +225,7 @@ import Testing
         let (storeURL, directory) = SessionSecurityHarness.temporaryStoreURL()
         defer { try? FileManager.default.removeItem(at: directory) }
         try await MockZitadelApp.withRunningMock { baseURL, mock in
-            let configuration = try SessionSecurityHarness.configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: 1)
+            let configuration = try await SessionSecurityHarness.configuration(mockBaseURL: baseURL, storeURL: storeURL, cacheSeconds: 1)
             let app = try await buildApplication(configuration: configuration, logger: SessionSecurityHarness.quiet)
             try await app.test(.live) { client in
                 let admin = MockAdmin(baseURL: baseURL, mock: mock)

@@ -39,14 +39,16 @@ import Testing
     }
 
     @Test func anOperatorsExplicitSettingsWin() async throws {
-        // The environment names another mock URL (as scripts/smoke.sh does), the file a service-account key.
+        // The environment names another mock URL (as scripts/smoke.sh does), the file a service-account key (read
+        // at load, so it must be a real one).
+        let keyFile = "Mocks/keys/gateway-service-account-key.json"
         let (configuration, _) = try await Self.load(
-            file: "zitadel:\n  keyFile: /nonexistent/service-account.json\n", overrides: ["mockIdp.enabled": true],
+            file: "zitadel:\n  keyFile: \(keyFile)\n", overrides: ["mockIdp.enabled": true],
             environment: ["ZITADEL_GATEWAY_ISSUERS_MOCK_URL": "http://127.0.0.1:7777"])
         #expect(configuration.issuers.map(\.issuer) == ["http://127.0.0.1:7777"])
         #expect(configuration.issuers.first?.projectId == MockZitadelDefaults.projectId)
         // The mock's PAT would win over the key file: none is offered.
-        #expect(configuration.zitadel.pat == nil && configuration.zitadel.keyFile == "/nonexistent/service-account.json")
+        #expect(configuration.zitadel.pat == nil && configuration.zitadel.keyFile == keyFile)
 
         let explicit = try await Self.load(
             overrides: ["mockIdp.enabled": true, "zitadel.pat": "operator-pat"],
@@ -72,13 +74,14 @@ import Testing
     }
 
     @Test func configCheckReportsTheMocksSettingsWithSecretsRedacted() async throws {
-        let (configuration, mockIdp) = try await Self.load(
+        // One key table: the mock's own keys and the gateway keys its defaults filled.
+        let (configuration, _) = try await Self.load(
             overrides: ["mockIdp.enabled": true, "mockIdp.port": 9099, "mockIdp.seedFile": "Mocks/seed.json"])
-        let lines = configuration.redactedSummary() + mockIdp.summary
+        let lines = configuration.redactedSummary()
         for expected in [
             "mockIdp.enabled = true", "mockIdp.host = 127.0.0.1", "mockIdp.port = 9099", "mockIdp.seedFile = Mocks/seed.json",
             "issuers.mock.url = http://127.0.0.1:9099", "issuers.mock.introspection.clientSecret = <redacted>",
-            "zitadel.pat = <redacted>",
+            "zitadel.pat = <redacted>", "issuers.names = mock",
         ] {
             #expect(lines.contains(expected), "\(expected)")
         }
@@ -93,8 +96,6 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString).yaml").path
         try Data(file.utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (reader, mockIdp) = try await EmbeddedMockIdp.gatewayReader(
-            configFile: path, overrides: overrides, environment: environment)
-        return (try GatewayConfiguration(reader: reader), mockIdp)
+        return try await EmbeddedMockIdp.load(configFile: path, overrides: overrides, environment: environment)
     }
 }

@@ -11,7 +11,7 @@ import SessionValidation
 /// Builds the gateway: the one function both `serve` and the tests call.
 ///
 /// - Parameters:
-///   - configuration: the effective configuration (`GatewayConfiguration(reader:)`).
+///   - configuration: the effective configuration (`GatewayConfiguration(providers:)`, `.load(...)`).
 ///   - registry: where `/metrics` reads from; `main` bootstraps swift-metrics onto the same registry.
 ///   - httpClient: the client for provider calls; the shared client by default.
 ///   - onServerRunning: called with the bound port (useful with port 0).

@@ -15,7 +15,7 @@ struct MFALifecycleParts {
     var storeService: StoreService
 }
 
-/// Opens the store (running migrations), reads the MFA policy file, and builds the Zitadel client.
+/// Opens the store (running migrations) and builds the Zitadel client from the loaded configuration.
 ///
 /// Without a Zitadel credential the gateway still starts: every lookup then fails and snapshots say
 /// `unavailable`, which the log states once at start-up.
@@ -23,8 +23,6 @@ func buildMFALifecycle(
     configuration: GatewayConfiguration, validator: SessionValidator, httpClient: HTTPClient, logger: Logger,
     store openedStore: (any GatewayStore)? = nil
 ) async throws -> MFALifecycleParts {
-    var configuration = configuration
-    try await configuration.loadMFAPolicyFile()
     let store: any GatewayStore
     if let openedStore {
         store = openedStore
@@ -32,15 +30,8 @@ func buildMFALifecycle(
         store = try await configuration.store.open(logger: logger)
     }
     let settings = configuration.zitadel
-    let credential: ZitadelCredential?
-    if let pat = settings.pat, !pat.isEmpty {
-        credential = .pat(pat)
-    } else if let keyFile = settings.keyFile {
-        do { credential = .jwtProfile(try ServiceAccountKey.load(path: keyFile)) } catch {
-            throw ConfigurationError("zitadel.keyFile: cannot read a Zitadel service-account key at \(keyFile)")
-        }
-    } else {
-        credential = nil
+    let credential = settings.credential
+    if credential == nil {
         logger.warning("No Zitadel credential (zitadel.pat or zitadel.keyFile): MFA lifecycle lookups are unavailable")
     }
     var directory: ZitadelClient?

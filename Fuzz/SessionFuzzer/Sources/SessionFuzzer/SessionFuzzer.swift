@@ -83,21 +83,26 @@ final class Rig: Sendable {
         let mockBase = try await Self.startMock(logger: quiet)
         let keysURL = try await Self.serveKeys(jwks, logger: quiet)
 
-        var issuer = IssuerConfiguration(
-            name: "fuzz", issuer: issuer, audiences: [MockZitadelDefaults.projectId],
-            projectId: MockZitadelDefaults.projectId, clientIds: [MockZitadelDefaults.portalClientId],
-            algorithms: [.es256],
-            jwksURL: keysURL, introspectionURL: mockBase + "/oauth/v2/introspect",
-            introspection: .clientSecretBasic(
-                clientId: MockZitadelDefaults.introspectionClientId,
-                clientSecret: MockZitadelDefaults.introspectionSecret))
-        issuer.jwks.fetchTimeout = .seconds(2)
-        // A small verified-token cache: every input is a new token, and the cache is not what is under test.
-        var configuration = GatewayConfiguration(
-            port: 0, issuers: [issuer], validation: ValidationSettings(cacheCapacity: 1024))
-        configuration.zitadel = ZitadelSettings(
-            url: mockBase, pat: try await Self.servicePAT(), timeout: .seconds(2), retries: 0, cacheTTL: .seconds(600))
-        configuration.store = StoreSettings(url: "sqlite::memory:")
+        // Built through the gateway's configuration reading, as `serve` builds it. A small verified-token cache:
+        // every input is a new token, and the cache is not what is under test.
+        let configuration = try await GatewayConfiguration.testing([
+            "http.port": 0, "store.url": "sqlite::memory:", "mfa.userPolicyMetadataKey": "",
+            "issuers.names": .init(.stringArray(["fuzz"]), isSecret: false),
+            "issuers.fuzz.url": .init(.string(Self.issuer), isSecret: false),
+            "issuers.fuzz.audiences": .init(.stringArray([MockZitadelDefaults.projectId]), isSecret: false),
+            "issuers.fuzz.projectId": .init(.string(MockZitadelDefaults.projectId), isSecret: false),
+            "issuers.fuzz.clientIds": .init(.stringArray([MockZitadelDefaults.portalClientId]), isSecret: false),
+            "issuers.fuzz.algorithms": .init(.stringArray(["ES256"]), isSecret: false),
+            "issuers.fuzz.jwksUrl": .init(.string(keysURL), isSecret: false),
+            "issuers.fuzz.introspectionUrl": .init(.string(mockBase + "/oauth/v2/introspect"), isSecret: false),
+            "issuers.fuzz.introspection.clientId": .init(.string(MockZitadelDefaults.introspectionClientId), isSecret: false),
+            "issuers.fuzz.introspection.clientSecret": .init(.string(MockZitadelDefaults.introspectionSecret), isSecret: true),
+            "issuers.fuzz.jwks.fetchTimeoutMs": 2000, "validation.cacheCapacity": 1024,
+            "zitadel.url": .init(.string(mockBase), isSecret: false),
+            "zitadel.pat": .init(.string(try await Self.servicePAT()), isSecret: true), "zitadel.timeoutMs": 2000,
+            "zitadel.retries": 0, "zitadel.cacheSeconds": 600,
+        ])
+        guard let issuer = configuration.issuers.first else { throw RigError("the configuration has no issuer") }
         let app = try await buildApplication(configuration: configuration, logger: quiet)
         let respond = try await Self.responder(of: app, logger: quiet)
 

@@ -42,20 +42,24 @@ public struct SMSSettings: Sendable {
         self.callerAddressHeader = callerAddressHeader
         self.numberKey = numberKey
     }
-}
 
-extension GatewayConfiguration {
-    /// Keys: `sms.codeLifetimeSeconds` (600), `sms.maxVerificationAttempts` (5), `sms.maxResends` (3),
-    /// `sms.resendIntervalSeconds` (30), `sms.callerAddressHeader`, `sms.numberKey` (secret),
-    /// `sms.forwardLeaseSeconds` (2 × zitadel.timeoutMs + 2 s), and
-    /// `sms.rateLimits.<user|number|tenant|address|global>.limit|periodSeconds`.
-    static func readSMS(reader: ConfigReader) throws(ConfigurationError) -> SMSSettings {
+    /// Reads the enrolment settings from `reader` scoped to `sms`, and checks them.
+    ///
+    /// Keys:
+    /// - `codeLifetimeSeconds` (600), `maxVerificationAttempts` (5): both > 0; `maxResends` (3),
+    ///   `resendIntervalSeconds` (30): both >= 0
+    /// - `callerAddressHeader` (none: no per-address limit; an HTTP header name)
+    /// - `numberKey` (secret; none: generated once and kept in the store)
+    /// - `forwardLeaseSeconds` (none: 2 × `zitadel.timeoutMs` + 2 s; never under the deadline + 1 s)
+    /// - `rateLimits.<user|number|tenant|address|global>.limit|periodSeconds` (5, 3, 200, 20 per 3600 s; 5000
+    ///   per 86400 s; all > 0)
+    public init(reader: ConfigReader) throws(ConfigurationError) {
         let defaults = SMSSettings()
         let limits = SMSEnrolmentLimits(
-            codeLifetimeSeconds: Double(reader.int(forKey: "sms.codeLifetimeSeconds", default: 600)),
-            maxVerificationAttempts: reader.int(forKey: "sms.maxVerificationAttempts", default: 5),
-            maxResends: reader.int(forKey: "sms.maxResends", default: 3),
-            resendIntervalSeconds: Double(reader.int(forKey: "sms.resendIntervalSeconds", default: 30)))
+            codeLifetimeSeconds: Double(reader.int(forKey: "codeLifetimeSeconds", default: 600)),
+            maxVerificationAttempts: reader.int(forKey: "maxVerificationAttempts", default: 5),
+            maxResends: reader.int(forKey: "maxResends", default: 3),
+            resendIntervalSeconds: Double(reader.int(forKey: "resendIntervalSeconds", default: 30)))
         guard limits.codeLifetimeSeconds > 0, limits.maxVerificationAttempts > 0, limits.maxResends >= 0,
             limits.resendIntervalSeconds >= 0
         else {
@@ -63,7 +67,7 @@ extension GatewayConfiguration {
                 "sms.codeLifetimeSeconds and sms.maxVerificationAttempts must be > 0, sms.maxResends and sms.resendIntervalSeconds >= 0")
         }
         func rule(_ base: RateLimitRule) throws(ConfigurationError) -> RateLimitRule {
-            let scoped = reader.scoped(to: ConfigKey(["sms", "rateLimits", base.name]))
+            let scoped = reader.scoped(to: ConfigKey(["rateLimits", base.name]))
             let limit = scoped.int(forKey: "limit", default: base.limit)
             let period = scoped.int(forKey: "periodSeconds", default: Int(base.periodSeconds))
             guard limit > 0, period > 0 else {
@@ -71,39 +75,15 @@ extension GatewayConfiguration {
             }
             return RateLimitRule(name: base.name, limit: limit, periodSeconds: Double(period))
         }
-        let header = reader.string(forKey: "sms.callerAddressHeader")
+        let header = reader.string(forKey: "callerAddressHeader")
         if let header, !header.isEmpty, HTTPField.Name(header) == nil {
             throw ConfigurationError("sms.callerAddressHeader must be an HTTP header name")
         }
-        return SMSSettings(
+        self.init(
             limits: limits, user: try rule(defaults.user), number: try rule(defaults.number),
             tenant: try rule(defaults.tenant), address: try rule(defaults.address), global: try rule(defaults.global),
             callerAddressHeader: header?.isEmpty == true ? nil : header,
-            numberKey: reader.string(forKey: "sms.numberKey", isSecret: true),
-            forwardLeaseSeconds: reader.int(forKey: "sms.forwardLeaseSeconds").map(Double.init))
-    }
-
-    /// `config check` lines; the number key redacted.
-    func smsSummary() -> [String] {
-        [
-            "sms.codeLifetimeSeconds = \(Int(sms.limits.codeLifetimeSeconds))",
-            "sms.maxVerificationAttempts = \(sms.limits.maxVerificationAttempts)",
-            "sms.maxResends = \(sms.limits.maxResends)",
-            "sms.resendIntervalSeconds = \(Int(sms.limits.resendIntervalSeconds))",
-            "sms.callerAddressHeader = \(sms.callerAddressHeader ?? "(none: no per-address limit)")",
-            "sms.numberKey = \(sms.numberKey == nil ? "(generated, kept in the store)" : "<redacted>")",
-            "sms.forwardLeaseSeconds = \(Int(smsForwardLeaseSeconds))",
-        ]
-            + [sms.user, sms.number, sms.tenant, sms.address, sms.global].map {
-                "sms.rateLimits.\($0.name) = \($0.limit) per \(Int($0.periodSeconds))s"
-            }
-    }
-}
-
-extension GatewayConfiguration {
-    /// The forward lease in effect: configured, or derived from the Zitadel call deadline.
-    var smsForwardLeaseSeconds: Double {
-        let deadline = Double(zitadel.timeout.components.seconds) + Double(zitadel.timeout.components.attoseconds) / 1e18
-        return max(sms.forwardLeaseSeconds ?? (2 * deadline + 2), deadline + 1)
+            numberKey: reader.string(forKey: "numberKey", isSecret: true),
+            forwardLeaseSeconds: reader.int(forKey: "forwardLeaseSeconds").map(Double.init))
     }
 }
