@@ -13,7 +13,7 @@ public enum MFAChallengeStatus: String, Sendable, Codable {
     case unknown
 }
 
-/// The portal's security status (DESIGN.md "MFA lifecycle" decision table).
+/// The portal's security status (docs/MFA.md, "Decision tables").
 public enum MFASecurityStatus: String, Sendable, Codable, CaseIterable {
     case unavailable
     case failed
@@ -200,7 +200,7 @@ public struct MFALifecycleDecision: Sendable, Equatable {
     }
 }
 
-/// The decision tables of DESIGN.md "MFA lifecycle", as pure functions.
+/// The decision tables of docs/MFA.md, as pure functions.
 public enum MFALifecycleRules {
     public static func enrollment(_ provider: MFAProviderState) -> MFAEnrollment {
         guard let factors = provider.enrolledFactors else { return .unknown }

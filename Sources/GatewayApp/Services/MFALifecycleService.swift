@@ -23,7 +23,7 @@ struct LifecycleSnapshot: Sendable {
     var sessionBinding: SessionBinding
 }
 
-/// Computes MFA lifecycle snapshots and performs lifecycle actions (DESIGN.md "MFA lifecycle").
+/// Computes MFA lifecycle snapshots and performs lifecycle actions (docs/MFA.md, "MFA lifecycle").
 struct MFALifecycleService: Sendable {
     let directory: (any ZitadelUserDirectory)?
     let store: any GatewayStore

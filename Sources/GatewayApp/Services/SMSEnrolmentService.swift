@@ -6,7 +6,7 @@ import Logging
 import Metrics
 import ZitadelClient
 
-/// SMS one-time-code enrolment, exactly once (DESIGN.md "SMS one-time-code enrolment, exactly once").
+/// SMS one-time-code enrolment, exactly once (docs/MFA.md, "SMS one-time-code enrolment").
 ///
 /// The ledger records the intent before SetPhone and the outcome after it, so a forward is never repeated: a
 /// duplicate request replays, waits, or joins the open enrolment; a forward whose outcome is unknown (timeout,

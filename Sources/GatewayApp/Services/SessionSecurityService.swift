@@ -77,7 +77,7 @@ struct SignOutResult: Sendable, Encodable {
     enum CodingKeys: String, CodingKey { case issuerRevocation, endSessionUrl, sessionBinding }
 }
 
-/// Sign-out, session management and administrator revocation (DESIGN.md "Session security"): Zitadel's Session
+/// Sign-out, session management and administrator revocation (docs/SESSIONS.md, "Session security"): Zitadel's Session
 /// service ends sessions, the store keeps the gateway's own revocations, every step is audited.
 struct SessionSecurityService: Sendable {
     let directory: (any ZitadelUserDirectory)?
